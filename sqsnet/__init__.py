@@ -1,0 +1,8 @@
+"""SQSNet lab: hybrid CNN + Swin facial expression recognition with Spatial Quad-Similarity."""
+
+from sqsnet.config import Config, load_config
+from sqsnet.models import SQSNet, create_model
+
+__version__ = "0.1.0"
+
+__all__ = ["Config", "SQSNet", "create_model", "load_config", "__version__"]

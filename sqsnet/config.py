@@ -1,0 +1,417 @@
+"""Configuration: dataclasses, YAML presets and ``key=value`` overrides.
+
+A run is described by one :class:`Config` (model, loss, data, train). Presets live as YAML
+files in ``sqsnet/configs/`` (also reachable as ``configs/`` at the repository root) and are
+looked up by name (``"cpu"``) or path (``"configs/cpu.yaml"``). Command-line overrides use
+dotted keys: ``--set train.lr=1e-3 model.sqs.tau=0.5``. The resolved config is saved with
+every run and inside every checkpoint (:func:`config_to_dict`).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import yaml
+
+__all__ = [
+    "BranchConfig",
+    "SQSConfig",
+    "LossConfig",
+    "ModelConfig",
+    "DataConfig",
+    "TrainConfig",
+    "Config",
+    "ConfigError",
+    "PRESET_DIR",
+    "available_presets",
+    "load_config",
+    "config_from_dict",
+    "config_to_dict",
+    "save_config",
+    "apply_overrides",
+]
+
+PRESET_DIR = Path(__file__).resolve().parent / "configs"
+
+
+class ConfigError(ValueError):
+    """A config file, preset name or override could not be understood."""
+
+
+@dataclass
+class BranchConfig:
+    """One backbone branch (a timm model returning a spatial map).
+
+    Attributes:
+        name: Any ``timm`` model name.
+        out_index: ``None`` takes ``forward_features`` (the last, widest map; for
+            EfficientNet this is after ``conv_head``). An int takes that stage of
+            ``features_only`` (e.g. ``2`` = stride-8 stage of a ResNet).
+        kwargs: Extra keyword arguments for ``timm.create_model`` (``img_size``,
+            ``window_size``, ``embed_dim``, ``depths``, ...).
+        pretrained_path: Local weights file (``.safetensors``/``.pth``/``.bin``) used
+            instead of the Hugging Face hub when ``ModelConfig.pretrained`` is true.
+    """
+
+    name: str = "resnet18"
+    out_index: int | None = None
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    pretrained_path: str | None = None
+
+
+@dataclass
+class SQSConfig:
+    """Spatial Quad-Similarity hyperparameters (paper 4.6 defaults, DESIGN 2.3).
+
+    Attributes:
+        tau: Temperature of ``exp(-||a - b||^2 / tau)``.
+        alpha: Weight of ``S_AP`` in the refinement map ``R``.
+        beta: Weight of ``S_AN1 + S_AN2`` in ``R``.
+        gamma: Scale of the residual refinement ``A_hat = A + gamma * R * A``.
+        margin: Hinge margin ``m``.
+        weight: ``lambda``, weight of ``L_SQS`` in the total loss.
+        normalize: ``"l2"`` (per-location unit vectors, default) or ``"none"`` (paper literal).
+        learnable: Make alpha, beta, gamma trainable parameters.
+        negatives: ``"same_class"`` (N1, N2 two images of one other class) or
+            ``"distinct_classes"`` (N1, N2 from two different other classes).
+        quads: ``"batch"`` (mined inside the batch, one pass per image) or ``"dataset"``
+            (the paper's four passes: the data loader yields (A, P, N1, N2)).
+    """
+
+    tau: float = 1.0
+    alpha: float = 1.0
+    beta: float = 0.5
+    gamma: float = 0.5
+    margin: float = 0.5
+    weight: float = 0.5
+    normalize: str = "l2"
+    learnable: bool = False
+    negatives: str = "same_class"
+    quads: str = "batch"
+
+
+@dataclass
+class LossConfig:
+    """Classification and distillation terms (DESIGN 2.4).
+
+    Attributes:
+        label_smoothing: Label smoothing of both cross-entropy terms (hard targets only).
+        sqs_ce_weight: Weight of the SQS head's cross-entropy.
+        kd_weight: ``mu``, weight of ``T^2 * KL(p_sqs.detach() || p_base)``.
+        kd_temperature: ``T``.
+    """
+
+    label_smoothing: float = 0.1
+    sqs_ce_weight: float = 1.0
+    kd_weight: float = 1.0
+    kd_temperature: float = 2.0
+
+
+@dataclass
+class ModelConfig:
+    """The SQSNet architecture.
+
+    Attributes:
+        local_branch: CNN branch (paper: efficientnet_b6).
+        global_branch: Transformer branch (paper: swin_small_patch4_window7_224).
+        use_local: Ablation switch "w/o CNN" when false.
+        use_global: Ablation switch "w/o Swin" when false.
+        use_sqs: Ablation switch "w/o SQS" when false.
+        img_size: Square input size in pixels.
+        in_chans: Input channels.
+        num_classes: Number of classes of both heads.
+        class_names: Class names in head order (filled from the dataset when training).
+        pretrained: Load ImageNet weights for both branches.
+        fusion: ``"cross_attention"`` (default) or ``"concat"``.
+        fused_dim: ``d3``, channels of the fused map.
+        fusion_heads: Attention heads of the cross-attention fusion.
+        fusion_mlp_ratio: Hidden size ratio of the fusion's feed-forward block (0 = none).
+        drop_rate: Dropout before the base classifier.
+        sqs: Spatial Quad-Similarity settings.
+        loss: Loss weights.
+    """
+
+    local_branch: BranchConfig = field(
+        default_factory=lambda: BranchConfig(name="efficientnet_b6")
+    )
+    global_branch: BranchConfig = field(
+        default_factory=lambda: BranchConfig(name="swin_small_patch4_window7_224")
+    )
+    use_local: bool = True
+    use_global: bool = True
+    use_sqs: bool = True
+    img_size: int = 224
+    in_chans: int = 3
+    num_classes: int = 8
+    class_names: list[str] = field(default_factory=list)
+    pretrained: bool = False
+    fusion: str = "cross_attention"
+    fused_dim: int = 1024
+    fusion_heads: int = 8
+    fusion_mlp_ratio: float = 0.0
+    drop_rate: float = 0.3
+    sqs: SQSConfig = field(default_factory=SQSConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+
+
+@dataclass
+class DataConfig:
+    """Where the images come from and how they are augmented.
+
+    Attributes:
+        dataset: ``ferplus``, ``rafdb``, ``affectnet``, ``fer2013`` or ``folder``.
+        root: Dataset root; ``None`` reads the ``SQSNET_DATA`` environment variable.
+        train_split / val_split / test_split: Split names of the dataset.
+        label_mode: FERPlus ``majority`` or ``probability``.
+        num_classes_affectnet: 7 or 8.
+        batch_size: Images per batch.
+        num_workers: DataLoader worker processes.
+        sampler: ``class_aware`` (every class in a batch has >= 2 images), ``random``
+            or ``balanced`` (class-aware with class-balanced draws).
+        classes_per_batch: Classes per class-aware batch (0 = as many as fit).
+        train_transform: Options of the training transform (see ``sqsnet.data.transforms``).
+        mixup_alpha / cutmix_alpha: Beta parameters; 0 disables each.
+        mix_prob: Probability that a batch is mixed at all.
+        random_erasing: Probability of Random Erasing.
+        cache: Hold decoded images in memory (small datasets such as FERPlus).
+        skip_bad_images: Skip and count undecodable images instead of failing.
+    """
+
+    dataset: str = "ferplus"
+    root: str | None = None
+    train_split: str = "train"
+    val_split: str = "valid"
+    test_split: str = "test"
+    label_mode: str = "majority"
+    num_classes_affectnet: int = 8
+    batch_size: int = 64
+    num_workers: int = 2
+    sampler: str = "class_aware"
+    classes_per_batch: int = 0
+    train_transform: dict[str, Any] = field(default_factory=dict)
+    mixup_alpha: float = 0.4
+    cutmix_alpha: float = 0.4
+    mix_prob: float = 1.0
+    random_erasing: float = 0.5
+    cache: bool = False
+    skip_bad_images: bool = False
+
+
+@dataclass
+class TrainConfig:
+    """The optimisation recipe (DESIGN 3).
+
+    Attributes:
+        epochs: Maximum epochs.
+        lr / weight_decay: AdamW.
+        t0_epochs: First restart period of CosineAnnealingWarmRestarts, in epochs (stepped
+            per iteration).
+        t_mult: Period multiplier after each restart.
+        eta_min: Minimum learning rate.
+        warmup_epochs: Linear warm-up before the cosine schedule (0 = none).
+        grad_clip: Max gradient norm (``None`` = no clipping).
+        amp: Mixed precision on CUDA (ignored on CPU).
+        patience: Early stopping after this many epochs without a better val accuracy
+            (0 = never).
+        seed: Global seed.
+        out_dir: Parent folder of run folders.
+        run_name: Run folder name (default: config name + seed).
+        tta: Also report 5-view TTA accuracy on validation at the end.
+        max_steps_per_epoch: Cap on steps per epoch (0 = whole epoch); for smoke runs.
+        threads: torch intra-op threads on CPU (0 = torch's default).
+        channels_last: Use channels-last memory format.
+    """
+
+    epochs: int = 50
+    lr: float = 3e-4
+    weight_decay: float = 1e-5
+    t0_epochs: float = 50.0
+    t_mult: int = 1
+    eta_min: float = 0.0
+    warmup_epochs: float = 0.0
+    grad_clip: float | None = None
+    amp: bool = True
+    patience: int = 10
+    seed: int = 0
+    out_dir: str = "runs"
+    run_name: str | None = None
+    tta: bool = True
+    max_steps_per_epoch: int = 0
+    threads: int = 0
+    channels_last: bool = False
+
+
+@dataclass
+class Config:
+    """A whole run: ``name`` plus model, data and training sections."""
+
+    name: str = "custom"
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+def _fill(cls: type, values: Mapping[str, Any], where: str) -> Any:
+    """Build dataclass ``cls`` from a mapping, recursing into nested dataclasses."""
+    if not isinstance(values, Mapping):
+        raise ConfigError(f"{where}: expected a mapping, got {type(values).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs: dict[str, Any] = {}
+    for key, value in values.items():
+        if key not in fields:
+            raise ConfigError(
+                f"{where}: unknown key '{key}' (expected one of {', '.join(sorted(fields))})"
+            )
+        default = getattr(cls(), key) if _has_defaults(cls) else None
+        if dataclasses.is_dataclass(default):
+            kwargs[key] = _fill(type(default), value, f"{where}.{key}")
+        else:
+            kwargs[key] = value
+    return cls(**kwargs)
+
+
+def _has_defaults(cls: type) -> bool:
+    return all(
+        f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
+        for f in dataclasses.fields(cls)
+    )
+
+
+def config_from_dict(values: Mapping[str, Any], where: str = "config") -> Config:
+    """Build a :class:`Config` from a (possibly partial) nested mapping.
+
+    Args:
+        values: Nested mapping; missing keys take the dataclass defaults.
+        where: Name used in error messages (a file path, say).
+
+    Raises:
+        ConfigError: On an unknown key.
+    """
+    return _fill(Config, values, where)
+
+
+def config_to_dict(cfg: Any) -> dict[str, Any]:
+    """Return a plain nested ``dict`` (YAML/JSON serialisable) of a config dataclass."""
+    return dataclasses.asdict(cfg)
+
+
+def available_presets() -> list[str]:
+    """Names of the bundled YAML presets."""
+    return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
+
+
+def _resolve_preset(name_or_path: str | Path) -> Path:
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    stem = path.stem if path.suffix in (".yaml", ".yml") else path.name
+    candidate = PRESET_DIR / f"{stem}.yaml"
+    if candidate.is_file():
+        return candidate
+    raise ConfigError(
+        f"no config file or preset '{name_or_path}': expected an existing YAML file or one "
+        f"of the presets {', '.join(available_presets())}"
+    )
+
+
+def _parse_value(text: str) -> Any:
+    """Parse an override's value with YAML rules (numbers, booleans, lists, null)."""
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def apply_overrides(cfg: Config, overrides: Sequence[str] | Mapping[str, Any]) -> Config:
+    """Return a copy of ``cfg`` with dotted-key overrides applied.
+
+    Args:
+        cfg: The base config.
+        overrides: ``["train.lr=1e-3", ...]`` or ``{"train.lr": 1e-3}``.
+
+    Raises:
+        ConfigError: On a malformed item or an unknown key.
+    """
+    data = config_to_dict(cfg)
+    items: list[tuple[str, Any]] = []
+    if isinstance(overrides, Mapping):
+        items = list(overrides.items())
+    else:
+        for item in overrides:
+            if "=" not in item:
+                raise ConfigError(f"override '{item}': expected key=value, e.g. train.lr=1e-3")
+            key, _, text = item.partition("=")
+            items.append((key.strip(), _parse_value(text.strip())))
+    for key, value in items:
+        node: Any = data
+        parts = key.split(".")
+        for depth, part in enumerate(parts):
+            if not isinstance(node, dict) or part not in node:
+                known = ", ".join(sorted(node)) if isinstance(node, dict) else "none"
+                raise ConfigError(
+                    f"override '{key}': unknown key '{'.'.join(parts[: depth + 1])}' "
+                    f"(known here: {known})"
+                )
+            if depth == len(parts) - 1:
+                if isinstance(node[part], dict) and part != "kwargs" and part != "train_transform":
+                    if not isinstance(value, dict):
+                        raise ConfigError(f"override '{key}': expected a mapping")
+                    node[part] = {**node[part], **value}
+                else:
+                    node[part] = value
+            else:
+                node = node[part]
+    return config_from_dict(data, where="overrides")
+
+
+def load_config(
+    name_or_path: str | Path | None = None,
+    overrides: Sequence[str] | Mapping[str, Any] = (),
+) -> Config:
+    """Load a preset or YAML file and apply overrides.
+
+    Args:
+        name_or_path: Preset name (``"cpu"``), path (``"configs/cpu.yaml"``) or ``None``
+            for the dataclass defaults (the paper architecture).
+        overrides: Dotted-key overrides, see :func:`apply_overrides`.
+
+    Returns:
+        The resolved :class:`Config`.
+
+    Raises:
+        ConfigError: Unknown preset, unreadable YAML or unknown keys.
+    """
+    if name_or_path is None:
+        cfg = Config()
+    else:
+        path = _resolve_preset(name_or_path)
+        try:
+            raw = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML ({exc})") from None
+        cfg = config_from_dict(raw, where=str(path))
+    if overrides:
+        cfg = apply_overrides(cfg, overrides)
+    return cfg
+
+
+def save_config(cfg: Config, path: str | Path) -> Path:
+    """Write the resolved config as YAML and return the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
+    return path
+
+
+def copy_config(cfg: Config) -> Config:
+    """Deep copy of a config."""
+    return copy.deepcopy(cfg)

@@ -1,0 +1,256 @@
+"""Backbone adapter: any timm model as a branch returning a ``B x C x H x W`` map.
+
+timm's Swin (and other NHWC models) return channels-last maps from ``forward_features``
+and ``features_only``; EfficientNet and ResNets return NCHW. This module is the one place
+that knows: :class:`Backbone` always returns ``B x C x H x W``.
+
+Which map a branch returns is set by ``BranchConfig.out_index``:
+
+* ``None``: ``forward_features`` (the last map; for EfficientNet-B6 the 2304-channel map
+  after ``conv_head``, the paper's ``d1``).
+* an int: stage ``out_index`` of ``features_only`` (e.g. the stride-8 stage of a ResNet,
+  which keeps a useful grid on 48-64 px faces).
+
+Pretrained weights come from the Hugging Face hub via timm, or from a local file
+(``BranchConfig.pretrained_path``). Offline, a hub download fails at once with one sentence
+explaining how to pass a local file (:class:`PretrainedWeightsError`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import timm
+import torch
+from torch import nn
+
+from sqsnet.config import BranchConfig
+
+__all__ = ["Backbone", "PretrainedWeightsError", "UnknownModelError", "create_backbone"]
+
+_LOG = logging.getLogger(__name__)
+
+
+class PretrainedWeightsError(RuntimeError):
+    """Pretrained weights were asked for but could not be obtained."""
+
+
+class UnknownModelError(ValueError):
+    """A model name that timm does not know."""
+
+
+def _hub_offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes")
+
+
+def _hub_reachable(timeout: float = 3.0) -> bool:
+    """One quick TCP connect to the hub endpoint (instead of minutes of HTTP retries)."""
+    endpoint = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
+    port = endpoint.port or (443 if endpoint.scheme == "https" else 80)
+    try:
+        with socket.create_connection((endpoint.hostname or "huggingface.co", port), timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _cached_weights(name: str) -> str | None:
+    """Path of already-downloaded hub weights for ``name`` in the local HF cache, if any."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        cfg = timm.models.get_pretrained_cfg(name)
+        repo = getattr(cfg, "hf_hub_id", None) if cfg is not None else None
+        if not repo:
+            return None
+        for filename in ("model.safetensors", "pytorch_model.bin"):
+            found = try_to_load_from_cache(repo, filename)
+            if isinstance(found, str):
+                return found
+    except (ImportError, RuntimeError, ValueError):
+        return None
+    return None
+
+
+def _create_timm(
+    name: str, pretrained: bool, pretrained_path: str | None, **kwargs: Any
+) -> nn.Module:
+    """``timm.create_model`` with clear errors for unknown names and missing weights."""
+    if not timm.is_model(name):
+        close = timm.list_models(f"*{name.split('_')[0]}*")[:8]
+        hint = f" (similar: {', '.join(close)})" if close else ""
+        raise UnknownModelError(f"unknown timm model '{name}'{hint}")
+    if pretrained and pretrained_path:
+        path = Path(pretrained_path).expanduser()
+        if not path.is_file():
+            raise PretrainedWeightsError(
+                f"pretrained_path '{path}' for '{name}' does not exist: expected a "
+                ".safetensors, .pth or .bin weights file"
+            )
+        kwargs["pretrained_cfg_overlay"] = dict(file=str(path))
+    elif pretrained and (_hub_offline() or not _hub_reachable()):
+        cached = _cached_weights(name)
+        if cached is None:
+            reason = "HF_HUB_OFFLINE is set" if _hub_offline() else "the hub is unreachable"
+            raise PretrainedWeightsError(_offline_message(name, reason))
+        kwargs["pretrained_cfg_overlay"] = dict(file=cached)
+    try:
+        return timm.create_model(name, pretrained=pretrained, **kwargs)
+    except (OSError, RuntimeError, ValueError) as exc:
+        if not pretrained:
+            raise
+        if pretrained_path:
+            raise PretrainedWeightsError(
+                f"could not load pretrained weights for '{name}' from '{pretrained_path}': {exc}"
+            ) from None
+        raise PretrainedWeightsError(_offline_message(name, type(exc).__name__)) from None
+
+
+def _offline_message(name: str, reason: str) -> str:
+    return (
+        f"Could not download pretrained weights for '{name}' from the Hugging Face hub "
+        f"({reason}): download them where you have network (e.g. the model's "
+        "'model.safetensors') and pass the file as pretrained_path (config key "
+        "model.local_branch.pretrained_path / model.global_branch.pretrained_path), "
+        "or set model.pretrained=false."
+    )
+
+
+class Backbone(nn.Module):
+    """A timm model returning one spatial feature map ``B x C x H x W``.
+
+    Args:
+        name: timm model name.
+        img_size: Input size used to probe the output grid (and passed nowhere else:
+            put ``img_size`` into ``kwargs`` for models that take it, such as Swin).
+        in_chans: Input channels.
+        out_index: ``None`` for ``forward_features``, else a ``features_only`` stage index.
+        pretrained: Load pretrained weights.
+        pretrained_path: Local weights file instead of the hub.
+        timm_kwargs: Passed to ``timm.create_model``.
+
+    Attributes:
+        out_channels: ``C`` of the returned map.
+        grid_size: ``(H, W)`` of the returned map for an ``img_size`` input.
+        channels_last_output: Whether the underlying timm model returns NHWC.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        img_size: int = 224,
+        in_chans: int = 3,
+        out_index: int | None = None,
+        pretrained: bool = False,
+        pretrained_path: str | None = None,
+        timm_kwargs: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        kwargs = dict(timm_kwargs or {})
+        self.name = name
+        self.out_index = out_index
+        if out_index is None:
+            self.model = _create_timm(
+                name, pretrained, pretrained_path, in_chans=in_chans, num_classes=0,
+                global_pool="", **kwargs,
+            )
+            channels = int(self.model.num_features)
+            fmt = getattr(self.model, "output_fmt", "NCHW")
+        else:
+            self.model = _create_timm(
+                name, pretrained, pretrained_path, in_chans=in_chans, features_only=True,
+                out_indices=(out_index,), **kwargs,
+            )
+            channels = int(self.model.feature_info.channels()[-1])
+            fmt = getattr(self.model, "output_fmt", None)
+            if fmt is None:
+                fmt = getattr(self.model.feature_info, "output_fmt", "NCHW")
+        self.out_channels = channels
+        self.channels_last_output = str(getattr(fmt, "value", fmt)).upper() == "NHWC"
+        self.grid_size = self._probe(img_size, in_chans)
+
+    @torch.no_grad()
+    def _probe(self, img_size: int, in_chans: int) -> tuple[int, int]:
+        """Run one dummy image to learn (and check) the output grid."""
+        was_training = self.training
+        self.eval()
+        x = torch.zeros(1, in_chans, img_size, img_size)
+        out = self.forward(x)
+        self.train(was_training)
+        if out.shape[1] != self.out_channels:
+            raise RuntimeError(
+                f"backbone '{self.name}' returned {tuple(out.shape)}; expected "
+                f"{self.out_channels} channels in dim 1 after layout conversion"
+            )
+        return int(out.shape[2]), int(out.shape[3])
+
+    def _raw(self, x: torch.Tensor) -> torch.Tensor:
+        if self.out_index is None:
+            return self.model.forward_features(x)
+        return self.model(x)[-1]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Extract the branch's map.
+
+        Args:
+            x: Images, ``B x in_chans x img_size x img_size``.
+
+        Returns:
+            Feature map ``B x C x H x W`` (``C = out_channels``).
+        """
+        feats = self._raw(x)
+        if feats.ndim == 3:  # ViT-style tokens B x N x C: fold a square grid
+            b, n, c = feats.shape
+            side = int(round(n**0.5))
+            if side * side != n:
+                raise RuntimeError(
+                    f"backbone '{self.name}' returned {n} tokens, not a square grid"
+                )
+            feats = feats.reshape(b, side, side, c)
+            return feats.permute(0, 3, 1, 2).contiguous()
+        if self.channels_last_output:
+            return feats.permute(0, 3, 1, 2).contiguous()
+        return feats
+
+    def to_nchw(self, feats: torch.Tensor) -> torch.Tensor:
+        """Convert a raw activation of this backbone (e.g. from a Grad-CAM hook) to NCHW.
+
+        Args:
+            feats: ``B x H x W x C`` for NHWC models, else ``B x C x H x W``.
+
+        Returns:
+            ``B x C x H x W``.
+        """
+        if self.channels_last_output and feats.ndim == 4:
+            return feats.permute(0, 3, 1, 2)
+        return feats
+
+
+def create_backbone(
+    cfg: BranchConfig, img_size: int, in_chans: int = 3, pretrained: bool = False
+) -> Backbone:
+    """Build a :class:`Backbone` from a :class:`~sqsnet.config.BranchConfig`.
+
+    Args:
+        cfg: Branch settings.
+        img_size: Model input size.
+        in_chans: Input channels.
+        pretrained: Load pretrained weights (hub or ``cfg.pretrained_path``).
+
+    Returns:
+        The backbone.
+    """
+    return Backbone(
+        cfg.name,
+        img_size=img_size,
+        in_chans=in_chans,
+        out_index=cfg.out_index,
+        pretrained=pretrained,
+        pretrained_path=cfg.pretrained_path,
+        timm_kwargs=dict(cfg.kwargs),
+    )
