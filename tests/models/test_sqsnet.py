@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from conftest import tiny_model_config
+from tests.helpers import tiny_model_config
 from sqsnet import create_model
 from sqsnet.config import ConfigError
 from sqsnet.models import SQSNet

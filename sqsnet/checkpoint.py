@@ -1,0 +1,294 @@
+"""Self-describing checkpoints: one safetensors file (+ a readable JSON sidecar).
+
+A checkpoint is a single ``.safetensors`` file that holds
+
+* the model weights (``model.<name>`` tensors),
+* optionally the training state needed by ``--resume`` (optimizer tensors under ``optim.``,
+  RNG states under ``rng.``), and
+* in its string metadata, JSON of the resolved config, class names, dataset, epoch, metrics,
+  library versions and the non-tensor training state.
+
+Because everything lives in one file, a write is atomic: it goes to a temporary file in the
+same folder, is flushed and fsynced, and is renamed over the old file; a run killed at any
+moment leaves the last good checkpoint intact. A ``.json`` sidecar with the same metadata
+(weights excluded) is written beside it for people and tools. Loading never unpickles:
+safetensors and JSON only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from sqsnet.config import Config, config_from_dict, config_to_dict
+
+__all__ = [
+    "Checkpoint",
+    "CheckpointError",
+    "DEFAULT_CHECKPOINT",
+    "save_checkpoint",
+    "load_checkpoint",
+    "load_model",
+    "resolve_checkpoint",
+    "atomic_write_text",
+]
+
+_LOG = logging.getLogger(__name__)
+
+DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / "weights" / "default.safetensors"
+_FORMAT = "sqsnet-checkpoint/1"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file is missing, corrupt or not an SQSNet checkpoint."""
+
+
+@dataclass
+class Checkpoint:
+    """A loaded checkpoint.
+
+    Attributes:
+        path: File it came from.
+        config: The resolved run config.
+        meta: Class names, dataset, epoch, metrics, versions, ...
+        model_state: Model ``state_dict``.
+        train_state: Optimizer/scheduler/sampler/RNG state (``None`` for weights-only files).
+    """
+
+    path: Path
+    config: Config
+    meta: dict[str, Any]
+    model_state: dict[str, torch.Tensor]
+    train_state: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _versions() -> dict[str, str]:
+    import timm
+
+    import sqsnet
+
+    return {
+        "sqsnet": sqsnet.__version__,
+        "torch": torch.__version__,
+        "timm": timm.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write text to ``path`` via a temporary file and rename (never half-written)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _flatten_optimizer(state: dict[str, Any]) -> tuple[dict[str, torch.Tensor], Any]:
+    """Split an optimizer ``state_dict`` into tensors and a JSON-able skeleton."""
+    tensors: dict[str, torch.Tensor] = {}
+    skeleton: dict[str, Any] = {"param_groups": state["param_groups"], "state": {}}
+    for pid, pstate in state["state"].items():
+        entry: dict[str, Any] = {}
+        for key, value in pstate.items():
+            if isinstance(value, torch.Tensor):
+                name = f"optim.{pid}.{key}"
+                tensors[name] = value.detach().cpu().contiguous()
+                entry[key] = {"__tensor__": name}
+            else:
+                entry[key] = value
+        skeleton["state"][str(pid)] = entry
+    return tensors, skeleton
+
+
+def _unflatten_optimizer(skeleton: dict[str, Any], tensors: dict[str, torch.Tensor]) -> dict:
+    state: dict[int, dict[str, Any]] = {}
+    for pid, entry in skeleton["state"].items():
+        state[int(pid)] = {
+            k: tensors[v["__tensor__"]] if isinstance(v, dict) and "__tensor__" in v else v
+            for k, v in entry.items()
+        }
+    return {"state": state, "param_groups": skeleton["param_groups"]}
+
+
+def save_checkpoint(
+    path: str | Path,
+    model: torch.nn.Module,
+    config: Config,
+    meta: dict[str, Any] | None = None,
+    train_state: dict[str, Any] | None = None,
+) -> Path:
+    """Atomically write a checkpoint (and its JSON sidecar).
+
+    Args:
+        path: Target ``.safetensors`` file.
+        model: The model (its ``state_dict`` is saved; DDP wrappers are unwrapped).
+        config: The resolved run config.
+        meta: Extra metadata (class names, dataset, epoch, metrics...).
+        train_state: Optional resume state: ``optimizer`` (state_dict), ``rng`` (dict of
+            uint8 tensors), and any JSON-able entries (scheduler, sampler, epoch, ...).
+
+    Returns:
+        The written path.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model = getattr(model, "module", model)
+    tensors = {
+        f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()
+    }
+    header: dict[str, Any] = {
+        "format": _FORMAT,
+        "config": config_to_dict(config),
+        "meta": {**(meta or {}), "versions": _versions()},
+    }
+    if train_state is not None:
+        json_state: dict[str, Any] = {}
+        for key, value in train_state.items():
+            if key == "optimizer":
+                opt_tensors, skeleton = _flatten_optimizer(value)
+                tensors.update(opt_tensors)
+                json_state["optimizer"] = skeleton
+            elif key == "rng":
+                for name, t in value.items():
+                    tensors[f"rng.{name}"] = t.detach().cpu().contiguous()
+                json_state["rng"] = sorted(value)
+            else:
+                json_state[key] = value
+        header["train_state"] = json_state
+    metadata = {"sqsnet": json.dumps(header)}
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        save_file(tensors, tmp, metadata=metadata)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    sidecar = {k: v for k, v in header.items() if k != "train_state"}
+    sidecar["weights"] = path.name
+    atomic_write_text(path.with_suffix(".json"), json.dumps(sidecar, indent=2))
+    return path
+
+
+def resolve_checkpoint(name_or_path: str | Path) -> Path:
+    """Map ``"default"`` to the bundled checkpoint, a run folder to its best checkpoint.
+
+    Raises:
+        CheckpointError: If nothing loadable is found.
+    """
+    if str(name_or_path) == "default":
+        path = DEFAULT_CHECKPOINT
+        if not path.is_file():
+            raise CheckpointError(
+                f"the bundled default checkpoint is missing ({path}); reinstall sqsnet or "
+                "pass --checkpoint PATH"
+            )
+        return path
+    path = Path(name_or_path).expanduser()
+    if path.is_dir():
+        for candidate in (path / "best.safetensors", path / "last.safetensors"):
+            if candidate.is_file():
+                return candidate
+        raise CheckpointError(
+            f"{path} is a folder without best.safetensors or last.safetensors: expected an "
+            "SQSNet run folder or a .safetensors checkpoint"
+        )
+    if not path.is_file():
+        raise CheckpointError(
+            f"checkpoint '{path}' does not exist: expected a .safetensors file written by "
+            "sqsnet, a run folder, or 'default'"
+        )
+    return path
+
+
+def load_checkpoint(name_or_path: str | Path, with_train_state: bool = False) -> Checkpoint:
+    """Read a checkpoint without unpickling anything.
+
+    Args:
+        name_or_path: File, run folder or ``"default"``.
+        with_train_state: Also rebuild the resume state.
+
+    Returns:
+        :class:`Checkpoint`.
+
+    Raises:
+        CheckpointError: Missing, corrupt, or not written by sqsnet.
+    """
+    path = resolve_checkpoint(name_or_path)
+    try:
+        tensors = load_file(str(path))
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as fh:
+            metadata = fh.metadata() or {}
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(
+            f"{path} is not a readable safetensors checkpoint ({exc})"
+        ) from None
+    if "sqsnet" not in metadata:
+        raise CheckpointError(
+            f"{path} has no SQSNet metadata: expected a checkpoint written by sqsnet "
+            "(plain timm/torch weights go in model.*_branch.pretrained_path)"
+        )
+    try:
+        header = json.loads(metadata["sqsnet"])
+        config = config_from_dict(header["config"], where=str(path))
+    except (json.JSONDecodeError, KeyError, ValueError) as exc:
+        raise CheckpointError(f"{path} has corrupt SQSNet metadata ({exc})") from None
+    model_state = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
+    train_state = None
+    if with_train_state and "train_state" in header:
+        train_state = dict(header["train_state"])
+        if "optimizer" in train_state:
+            train_state["optimizer"] = _unflatten_optimizer(train_state["optimizer"], tensors)
+        if "rng" in train_state:
+            train_state["rng"] = {name: tensors[f"rng.{name}"] for name in train_state["rng"]}
+    return Checkpoint(path, config, header.get("meta", {}), model_state, train_state)
+
+
+def load_model(
+    name_or_path: str | Path = "default", device: str | torch.device = "cpu"
+) -> "torch.nn.Module":
+    """Build the model a checkpoint describes and load its weights (eval mode).
+
+    Args:
+        name_or_path: ``"default"`` (the bundled FERPlus model), a ``.safetensors`` file or
+            a run folder.
+        device: Where to put the model.
+
+    Returns:
+        :class:`~sqsnet.models.SQSNet` in eval mode, with ``model.checkpoint_meta`` set.
+    """
+    from sqsnet.models import SQSNet
+
+    ckpt = load_checkpoint(name_or_path)
+    model = SQSNet(ckpt.config.model)
+    missing, unexpected = model.load_state_dict(ckpt.model_state, strict=False)
+    if missing or unexpected:
+        raise CheckpointError(
+            f"{ckpt.path} does not match its config: missing {missing[:5]}, unexpected "
+            f"{unexpected[:5]}"
+        )
+    model.checkpoint_meta = {**ckpt.meta, "path": str(ckpt.path), "name": ckpt.config.name}
+    return model.to(device).eval()

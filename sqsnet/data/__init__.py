@@ -1,0 +1,86 @@
+"""Data layer: dataset readers, class orders, class-aware sampling and transforms.
+
+See :mod:`sqsnet.data.labels` (class orders, synonyms, cross-dataset mapping),
+:mod:`sqsnet.data.datasets` (FERPlus, RAF-DB, AffectNet, FER2013, labelled folders),
+:mod:`sqsnet.data.sampling` (class-aware batch sampler, four-pass quad dataset) and
+:mod:`sqsnet.data.transforms` (train/eval transforms, TTA, Mixup/CutMix glue).
+"""
+
+from .datasets import (
+    AffectNet,
+    DatasetError,
+    FER2013,
+    FERDataset,
+    FERPlus,
+    IMAGE_EXTENSIONS,
+    LabelledFolder,
+    RAFDB,
+    build_dataset,
+    ferplus_majority,
+    resolve_data_root,
+)
+from .labels import (
+    AFFECTNET_CLASSES_7,
+    AFFECTNET_CLASSES_8,
+    CANONICAL_CLASSES,
+    FER2013_CLASSES,
+    FERPLUS_CLASSES,
+    RAFDB_CLASSES,
+    SYNONYMS,
+    ClassMapping,
+    canonical_name,
+    canonical_names,
+    class_mapping,
+    dataset_classes,
+    normalize_dataset_name,
+)
+from .sampling import ClassAwareBatchSampler, QuadDataset
+from .transforms import (
+    TTA_VIEW_NAMES,
+    EnsureChannels,
+    MixupCutmix,
+    build_eval_transform,
+    build_train_transform,
+    tta_predict,
+    tta_views,
+)
+
+__all__ = [
+    # labels
+    "CANONICAL_CLASSES",
+    "FERPLUS_CLASSES",
+    "RAFDB_CLASSES",
+    "AFFECTNET_CLASSES_8",
+    "AFFECTNET_CLASSES_7",
+    "FER2013_CLASSES",
+    "SYNONYMS",
+    "canonical_name",
+    "canonical_names",
+    "normalize_dataset_name",
+    "dataset_classes",
+    "ClassMapping",
+    "class_mapping",
+    # datasets
+    "DatasetError",
+    "FERDataset",
+    "FERPlus",
+    "RAFDB",
+    "AffectNet",
+    "FER2013",
+    "LabelledFolder",
+    "IMAGE_EXTENSIONS",
+    "ferplus_majority",
+    "build_dataset",
+    "resolve_data_root",
+    # sampling
+    "ClassAwareBatchSampler",
+    "QuadDataset",
+    # transforms
+    "EnsureChannels",
+    "build_train_transform",
+    "build_eval_transform",
+    "TTA_VIEW_NAMES",
+    "tta_views",
+    "tta_predict",
+    "MixupCutmix",
+]

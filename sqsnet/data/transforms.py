@@ -1,0 +1,375 @@
+"""Training / evaluation transforms, 5-view TTA and the Mixup/CutMix glue.
+
+Built from ``torchvision.transforms.v2`` and timm building blocks (timm's
+:class:`~timm.data.random_erasing.RandomErasing`, :class:`~timm.data.Mixup` and ImageNet
+constants). All transforms take a PIL image (any mode; the readers give RGB) or a
+``[C, H, W]`` uint8 tensor and return a float tensor ``[in_chans, img_size, img_size]``
+normalised with the ImageNet mean/std. Grayscale inputs are replicated to 3 channels.
+
+TTA (:func:`tta_views`) works on already-normalised batches, so it needs no access to the
+original images. The five views are deterministic:
+
+0. identity;
+1. horizontal flip;
+2. centre zoom: the central ``crop`` (default 90 %) of each side, resized back;
+3. shift up-left: the top-left ``crop`` window, resized back (~5 % shift plus zoom);
+4. shift down-right: the bottom-right ``crop`` window, resized back.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from timm.data import Mixup
+from timm.data.constants import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
+from timm.data.random_erasing import RandomErasing
+from torchvision import tv_tensors
+from torchvision.transforms import v2
+
+__all__ = [
+    "IMAGENET_DEFAULT_MEAN",
+    "IMAGENET_DEFAULT_STD",
+    "EnsureChannels",
+    "build_train_transform",
+    "build_eval_transform",
+    "TTA_VIEW_NAMES",
+    "tta_views",
+    "tta_predict",
+    "MixupCutmix",
+]
+
+logger = logging.getLogger(__name__)
+
+TTA_VIEW_NAMES: tuple[str, ...] = (
+    "identity",
+    "hflip",
+    "center_zoom",
+    "shift_up_left",
+    "shift_down_right",
+)
+"""Names of the five views of :func:`tta_views`, in order."""
+
+
+class EnsureChannels(torch.nn.Module):
+    """Make an image tensor ``[C, H, W]`` have ``channels`` channels.
+
+    1 -> 3 replicates the gray channel, 3 -> 1 converts to luminance, 4 (RGBA) drops
+    alpha, 2 (LA) drops alpha first.
+
+    Args:
+        channels: 1 or 3.
+    """
+
+    def __init__(self, channels: int = 3) -> None:
+        super().__init__()
+        if channels not in (1, 3):
+            raise ValueError(f"in_chans must be 1 or 3, got {channels}.")
+        self.channels = channels
+
+    def forward(self, img: torch.Tensor) -> torch.Tensor:
+        """Args: img: ``[C, H, W]`` (or ``[..., C, H, W]``). Returns: ``[channels, H, W]``."""
+        c = img.shape[-3]
+        if c == 4:
+            img = img[..., :3, :, :]
+        elif c == 2:
+            img = img[..., :1, :, :]
+        c = img.shape[-3]
+        if c == self.channels:
+            out = img
+        elif c == 1 and self.channels == 3:
+            out = img.expand(*img.shape[:-3], 3, *img.shape[-2:]).clone()
+        elif c == 3 and self.channels == 1:
+            out = v2.functional.rgb_to_grayscale(img, num_output_channels=1)
+        else:
+            raise ValueError(f"Cannot convert an image with {c} channels to {self.channels}.")
+        return tv_tensors.Image(out)
+
+
+def _mean_std(
+    in_chans: int, mean: Sequence[float], std: Sequence[float]
+) -> tuple[list[float], list[float]]:
+    mean, std = list(mean), list(std)
+    if len(mean) != in_chans:
+        if in_chans == 1 and len(mean) == 3:
+            mean = [sum(mean) / 3.0]
+        else:
+            raise ValueError(f"mean has {len(mean)} values for in_chans={in_chans}.")
+    if len(std) != in_chans:
+        if in_chans == 1 and len(std) == 3:
+            std = [sum(std) / 3.0]
+        else:
+            raise ValueError(f"std has {len(std)} values for in_chans={in_chans}.")
+    return mean, std
+
+
+def build_train_transform(
+    img_size: int,
+    in_chans: int = 3,
+    scale: tuple[float, float] = (0.8, 1.0),
+    hflip: float = 0.5,
+    rotation: float = 10.0,
+    color_jitter: float = 0.2,
+    random_erasing: float = 0.5,
+    mean: Sequence[float] = IMAGENET_DEFAULT_MEAN,
+    std: Sequence[float] = IMAGENET_DEFAULT_STD,
+    ratio: tuple[float, float] = (0.9, 1.0 / 0.9),
+) -> Callable[[Any], torch.Tensor]:
+    """Training augmentation for face crops.
+
+    Pipeline: to tensor image -> channels to ``in_chans`` -> random rotation
+    (+-``rotation`` degrees, bilinear, black fill) -> RandomResizedCrop(``img_size``,
+    ``scale``, near-square ``ratio``) -> horizontal flip (p=``hflip``) -> colour jitter
+    (brightness/contrast, + saturation for RGB) -> float in [0, 1] -> normalise -> timm
+    RandomErasing (p=``random_erasing``, per-pixel noise, on the normalised tensor).
+
+    Args:
+        img_size: Output side in pixels.
+        in_chans: 3 (grayscale replicated) or 1.
+        scale: Area range of RandomResizedCrop.
+        hflip: Probability of a horizontal flip.
+        rotation: Maximum absolute rotation in degrees (0 disables).
+        color_jitter: Brightness/contrast/saturation jitter strength (0 disables).
+        random_erasing: Probability of Random Erasing (0 disables).
+        mean: Normalisation mean (3 values are averaged for ``in_chans=1``).
+        std: Normalisation std.
+        ratio: Aspect ratio range of RandomResizedCrop (faces: close to square).
+
+    Returns:
+        A callable mapping a PIL image or ``[C, H, W]`` uint8 tensor to a float tensor
+        ``[in_chans, img_size, img_size]``.
+    """
+    mean_l, std_l = _mean_std(in_chans, mean, std)
+    ops: list[Callable[[Any], Any]] = [v2.ToImage(), EnsureChannels(in_chans)]
+    if rotation and rotation > 0:
+        ops.append(v2.RandomRotation(rotation, interpolation=v2.InterpolationMode.BILINEAR))
+    ops.append(v2.RandomResizedCrop(img_size, scale=tuple(scale), ratio=tuple(ratio), antialias=True))
+    if hflip and hflip > 0:
+        ops.append(v2.RandomHorizontalFlip(hflip))
+    if color_jitter and color_jitter > 0:
+        ops.append(
+            v2.ColorJitter(
+                brightness=color_jitter,
+                contrast=color_jitter,
+                saturation=color_jitter if in_chans == 3 else None,
+            )
+        )
+    ops += [v2.ToDtype(torch.float32, scale=True), v2.Normalize(mean_l, std_l), v2.ToPureTensor()]
+    if random_erasing and random_erasing > 0:
+        ops.append(RandomErasing(probability=random_erasing, mode="pixel", device="cpu"))
+    return v2.Compose(ops)
+
+
+def build_eval_transform(
+    img_size: int,
+    in_chans: int = 3,
+    mean: Sequence[float] = IMAGENET_DEFAULT_MEAN,
+    std: Sequence[float] = IMAGENET_DEFAULT_STD,
+) -> Callable[[Any], torch.Tensor]:
+    """Deterministic evaluation transform: resize the whole face crop to a square.
+
+    Face crops are already centred, so no centre crop is taken (it would cut chin and
+    forehead); non-square crops are resized without keeping the aspect ratio.
+
+    Args:
+        img_size: Output side in pixels.
+        in_chans: 3 (grayscale replicated) or 1.
+        mean: Normalisation mean.
+        std: Normalisation std.
+
+    Returns:
+        A callable mapping a PIL image or ``[C, H, W]`` uint8 tensor to a float tensor
+        ``[in_chans, img_size, img_size]``.
+    """
+    mean_l, std_l = _mean_std(in_chans, mean, std)
+    return v2.Compose(
+        [
+            v2.ToImage(),
+            EnsureChannels(in_chans),
+            v2.Resize((img_size, img_size), antialias=True),
+            v2.ToDtype(torch.float32, scale=True),
+            v2.Normalize(mean_l, std_l),
+            v2.ToPureTensor(),
+        ]
+    )
+
+
+def _crop_resize(x: torch.Tensor, top: int, left: int, h: int, w: int) -> torch.Tensor:
+    out_h, out_w = x.shape[-2:]
+    patch = x[..., top : top + h, left : left + w]
+    return F.interpolate(patch, size=(out_h, out_w), mode="bilinear", align_corners=False)
+
+
+def tta_views(x: torch.Tensor, crop: float = 0.9) -> torch.Tensor:
+    """Five deterministic test-time views of a normalised batch.
+
+    Args:
+        x: Normalised images ``[B, C, H, W]``.
+        crop: Side fraction kept by the zoom/shift views (0 < crop <= 1).
+
+    Returns:
+        ``[5, B, C, H, W]``: identity, horizontal flip, centre zoom, shift up-left, shift
+        down-right (see :data:`TTA_VIEW_NAMES` and the module docstring).
+    """
+    if x.ndim != 4:
+        raise ValueError(f"tta_views expects a batch [B, C, H, W], got shape {tuple(x.shape)}.")
+    if not 0.0 < crop <= 1.0:
+        raise ValueError(f"crop must be in (0, 1], got {crop}.")
+    h, w = x.shape[-2:]
+    ch, cw = max(1, round(h * crop)), max(1, round(w * crop))
+    top, left = (h - ch) // 2, (w - cw) // 2
+    views = [
+        x,
+        x.flip(-1),
+        _crop_resize(x, top, left, ch, cw),
+        _crop_resize(x, 0, 0, ch, cw),
+        _crop_resize(x, h - ch, w - cw, ch, cw),
+    ]
+    return torch.stack(views, dim=0)
+
+
+@torch.no_grad()
+def tta_predict(
+    model: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, crop: float = 0.9
+) -> torch.Tensor:
+    """Mean softmax probabilities of ``model`` over the five :func:`tta_views`.
+
+    The model's train/eval mode is left as it is (call ``model.eval()`` first). Views are
+    run one at a time to keep memory at one batch.
+
+    Args:
+        model: Maps ``[B, C, H, W]`` to logits ``[B, K]``.
+        x: Normalised images ``[B, C, H, W]``.
+        crop: See :func:`tta_views`.
+
+    Returns:
+        Probabilities ``[B, K]`` (float32), rows summing to 1.
+    """
+    views = tta_views(x, crop=crop)
+    total: torch.Tensor | None = None
+    for v in views:
+        p = torch.softmax(model(v).float(), dim=-1)
+        total = p if total is None else total + p
+    assert total is not None
+    return total / views.shape[0]
+
+
+class MixupCutmix:
+    """Mixup/CutMix via timm, returning soft targets *and* each sample's dominant label.
+
+    Wraps :class:`timm.data.Mixup` (which mixes sample ``i`` with ``B - 1 - i``, the
+    flipped batch). The image mixing is timm's own (``_mix_batch``/``_mix_pair``/
+    ``_mix_elem``, which draw from NumPy's global RNG: seed ``numpy.random`` for
+    reproducibility); the targets are computed here so that soft (FERPlus probability)
+    targets can be mixed too, which timm does not support.
+
+    * ``soft_targets = lam * smooth(y_i) + (1 - lam) * smooth(y_partner)`` where
+      ``smooth(y) = (1 - label_smoothing) * y + label_smoothing / K`` (hard labels are
+      one-hot first; identical to timm's ``mixup_target``).
+    * ``dominant[i]`` = own hard label if ``lam_i >= 0.5`` else the partner's (SQS uses it).
+    * Odd batches: timm needs an even batch, so the first ``B - 1`` samples are mixed among
+      themselves (partner ``B - 2 - i``) and the last one is left unmixed (``lam = 1``).
+
+    Args:
+        num_classes: Number of classes ``K``.
+        mixup_alpha: Beta parameter of Mixup (0 disables Mixup).
+        cutmix_alpha: Beta parameter of CutMix (0 disables CutMix).
+        prob: Probability of mixing a batch (element/pair in those modes).
+        switch_prob: Probability of CutMix instead of Mixup when both are on.
+        label_smoothing: Smoothing of the targets.
+        mode: timm mode: ``batch``, ``pair`` or ``elem``.
+        correct_lam: Correct ``lam`` for CutMix boxes clipped by the border.
+        cutmix_minmax: timm's min/max CutMix box ratio (overrides ``cutmix_alpha``).
+    """
+
+    def __init__(
+        self,
+        num_classes: int,
+        mixup_alpha: float = 0.4,
+        cutmix_alpha: float = 0.4,
+        prob: float = 1.0,
+        switch_prob: float = 0.5,
+        label_smoothing: float = 0.1,
+        mode: str = "batch",
+        correct_lam: bool = True,
+        cutmix_minmax: tuple[float, float] | None = None,
+    ) -> None:
+        if mode not in ("batch", "pair", "elem"):
+            raise ValueError(f"mode must be 'batch', 'pair' or 'elem', got {mode!r}.")
+        self.num_classes = int(num_classes)
+        self.label_smoothing = float(label_smoothing)
+        self.mode = mode
+        self.last_lam: torch.Tensor | None = None  # [B] mixing weights of the last call
+        self.active = (mixup_alpha > 0 or cutmix_alpha > 0 or cutmix_minmax is not None) and prob > 0
+        self.mixup = Mixup(
+            mixup_alpha=mixup_alpha,
+            cutmix_alpha=cutmix_alpha,
+            cutmix_minmax=cutmix_minmax,
+            prob=prob,
+            switch_prob=switch_prob,
+            mode=mode,
+            correct_lam=correct_lam,
+            label_smoothing=label_smoothing,
+            num_classes=num_classes,
+        )
+
+    @property
+    def enabled(self) -> bool:
+        """Whether mixing happens (switch off e.g. for the last epochs)."""
+        return self.active and self.mixup.mixup_enabled
+
+    @enabled.setter
+    def enabled(self, value: bool) -> None:
+        self.mixup.mixup_enabled = bool(value)
+
+    def smooth(self, target: torch.Tensor) -> torch.Tensor:
+        """Smoothed target distributions ``[B, K]`` from hard ``[B]`` or soft ``[B, K]`` targets."""
+        k, s = self.num_classes, self.label_smoothing
+        if target.ndim == 1:
+            dist = F.one_hot(target.long(), k).float()
+        elif target.ndim == 2 and target.shape[1] == k:
+            dist = target.float()
+        else:
+            raise ValueError(f"targets must be [B] class indices or [B, {k}] distributions, got "
+                             f"shape {tuple(target.shape)}.")
+        return dist * (1.0 - s) + s / k
+
+    def __call__(
+        self, x: torch.Tensor, target: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Mix a batch.
+
+        Args:
+            x: Images ``[B, C, H, W]`` (not modified; a mixed copy is returned).
+            target: Hard labels ``[B]`` (int) or soft targets ``[B, K]`` (rows sum to 1).
+
+        Returns:
+            ``(x_mixed [B, C, H, W], soft_targets [B, K] float32, dominant [B] int64)``.
+        """
+        b = x.shape[0]
+        if target.shape[0] != b:
+            raise ValueError(f"{b} images but {target.shape[0]} targets.")
+        hard = target.long() if target.ndim == 1 else target.argmax(dim=-1)
+        dist = self.smooth(target).to(x.device)
+        hard = hard.to(x.device)
+        x = x.clone()
+        lam = torch.ones(b, device=x.device, dtype=torch.float32)
+        n = b - (b % 2)
+        partner = torch.arange(b, device=x.device)
+        if self.enabled and n >= 2:
+            sub = x[:n]  # a view: timm mixes in place
+            if self.mode == "batch":
+                lam[:n] = float(self.mixup._mix_batch(sub))
+            elif self.mode == "pair":
+                lam[:n] = self.mixup._mix_pair(sub).view(-1).float()
+            else:
+                lam[:n] = self.mixup._mix_elem(sub).view(-1).float()
+            partner[:n] = torch.arange(n - 1, -1, -1, device=x.device)
+        w = lam.unsqueeze(1)
+        soft = w * dist + (1.0 - w) * dist[partner]
+        dominant = torch.where(lam >= 0.5, hard, hard[partner])
+        self.last_lam = lam
+        return x, soft, dominant

@@ -1,0 +1,244 @@
+"""Evaluation: predictions, metrics, TTA, multi-seed summaries and paired t-tests.
+
+Metrics come from scikit-learn and statistics from scipy; this module only glues them to
+SQSNet's outputs. Cross-dataset evaluation matches classes by canonical name
+(:func:`sqsnet.data.labels.class_mapping`): only shared classes are scored, and the dropped
+ones are reported.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import torch
+from scipy import stats
+from sklearn.metrics import (
+    accuracy_score,
+    balanced_accuracy_score,
+    confusion_matrix,
+    f1_score,
+    precision_recall_fscore_support,
+)
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+__all__ = [
+    "predict_loader",
+    "compute_metrics",
+    "summarize_seeds",
+    "paired_ttest",
+    "TTestResult",
+    "evaluate_dataset",
+]
+
+_LOG = logging.getLogger(__name__)
+
+
+@torch.no_grad()
+def predict_loader(
+    model: torch.nn.Module,
+    loader: DataLoader,
+    device: str | torch.device = "cpu",
+    tta: bool = False,
+    progress: bool = False,
+    desc: str = "eval",
+) -> tuple[np.ndarray, np.ndarray]:
+    """Class probabilities for every sample of a loader.
+
+    Args:
+        model: Returns ``B x K`` logits from ``model(x)``.
+        loader: Yields ``(images B x 3 x S x S, labels)``; labels may be hard ``B`` or
+            soft ``B x K`` (their argmax is returned).
+        device: Device to run on.
+        tta: Average the softmax over the five TTA views (:func:`sqsnet.data.tta_views`).
+        progress: Show a tqdm bar.
+        desc: Bar label.
+
+    Returns:
+        ``(probs N x K float32, targets N int64)``.
+    """
+    from sqsnet.data.transforms import tta_views
+
+    model.eval()
+    probs: list[np.ndarray] = []
+    targets: list[np.ndarray] = []
+    for x, y in tqdm(loader, desc=desc, disable=not progress, leave=False):
+        x = x.to(device, non_blocking=True)
+        if tta:
+            views = tta_views(x)
+            p = torch.stack([model(v).float().softmax(-1) for v in views]).mean(0)
+        else:
+            p = model(x).float().softmax(-1)
+        probs.append(p.cpu().numpy())
+        y = y.argmax(-1) if y.ndim == 2 else y
+        targets.append(y.cpu().numpy())
+    if not probs:
+        return np.zeros((0, 0), np.float32), np.zeros(0, np.int64)
+    return np.concatenate(probs).astype(np.float32), np.concatenate(targets).astype(np.int64)
+
+
+def compute_metrics(
+    y_true: Sequence[int] | np.ndarray,
+    y_pred: Sequence[int] | np.ndarray,
+    class_names: Sequence[str],
+) -> dict[str, Any]:
+    """Accuracy, macro/weighted F1, balanced accuracy, per-class P/R/F1, confusion matrix.
+
+    Args:
+        y_true: ``N`` true class indices.
+        y_pred: ``N`` predicted class indices.
+        class_names: Names of classes ``0..K-1``.
+
+    Returns:
+        JSON-serialisable dict (``accuracy``, ``macro_f1``, ``weighted_f1``,
+        ``balanced_accuracy``, ``per_class`` {name: {precision, recall, f1, support}},
+        ``confusion_matrix`` K x K list, ``n``).
+    """
+    y_true = np.asarray(y_true, dtype=np.int64)
+    y_pred = np.asarray(y_pred, dtype=np.int64)
+    labels = list(range(len(class_names)))
+    if y_true.size == 0:
+        raise ValueError("compute_metrics: no samples to score")
+    precision, recall, f1, support = precision_recall_fscore_support(
+        y_true, y_pred, labels=labels, zero_division=0
+    )
+    present = sorted(set(y_true.tolist()))
+    return {
+        "n": int(y_true.size),
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "macro_f1": float(f1_score(y_true, y_pred, labels=present, average="macro",
+                                   zero_division=0)),
+        "weighted_f1": float(f1_score(y_true, y_pred, labels=present, average="weighted",
+                                      zero_division=0)),
+        "balanced_accuracy": float(balanced_accuracy_score(y_true, y_pred)),
+        "per_class": {
+            name: {
+                "precision": float(precision[i]),
+                "recall": float(recall[i]),
+                "f1": float(f1[i]),
+                "support": int(support[i]),
+            }
+            for i, name in enumerate(class_names)
+        },
+        "confusion_matrix": confusion_matrix(y_true, y_pred, labels=labels).tolist(),
+        "class_names": list(class_names),
+    }
+
+
+def summarize_seeds(values: Iterable[float]) -> dict[str, float]:
+    """Mean and sample standard deviation (ddof=1) over seeds.
+
+    Returns:
+        ``{"mean", "std", "n"}`` (``std`` is 0 for a single value).
+    """
+    arr = np.asarray(list(values), dtype=np.float64)
+    if arr.size == 0:
+        raise ValueError("summarize_seeds: no values")
+    std = float(arr.std(ddof=1)) if arr.size > 1 else 0.0
+    return {"mean": float(arr.mean()), "std": std, "n": int(arr.size)}
+
+
+@dataclass
+class TTestResult:
+    """Paired t-test of ``a - b`` over matched seeds."""
+
+    statistic: float
+    pvalue: float
+    mean_diff: float
+    n: int
+
+    def as_dict(self) -> dict[str, float]:
+        """JSON-friendly form."""
+        return {
+            "statistic": self.statistic,
+            "pvalue": self.pvalue,
+            "mean_diff": self.mean_diff,
+            "n": self.n,
+        }
+
+
+def paired_ttest(a: Sequence[float], b: Sequence[float]) -> TTestResult:
+    """Paired (dependent) t-test between two sets of runs with matched seeds.
+
+    Args:
+        a: Scores of method A, one per seed.
+        b: Scores of method B for the same seeds, in the same order.
+
+    Returns:
+        :class:`TTestResult` (``nan`` statistic/p for fewer than two pairs or zero variance
+        of the differences).
+
+    Raises:
+        ValueError: If the two lists differ in length.
+    """
+    if len(a) != len(b):
+        raise ValueError(f"paired_ttest: {len(a)} scores vs {len(b)}; seeds must match")
+    a_arr = np.asarray(a, dtype=np.float64)
+    b_arr = np.asarray(b, dtype=np.float64)
+    diff = a_arr - b_arr
+    if a_arr.size < 2 or np.allclose(diff, diff[0]):
+        return TTestResult(math.nan, math.nan, float(diff.mean()) if diff.size else math.nan,
+                           int(a_arr.size))
+    res = stats.ttest_rel(a_arr, b_arr)
+    return TTestResult(float(res.statistic), float(res.pvalue), float(diff.mean()),
+                       int(a_arr.size))
+
+
+def evaluate_dataset(
+    model: torch.nn.Module,
+    dataset: Any,
+    model_classes: Sequence[str],
+    tta: bool = False,
+    batch_size: int = 128,
+    num_workers: int = 0,
+    device: str | torch.device = "cpu",
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Score a model on a labelled dataset, matching classes by canonical name.
+
+    Only classes both sides know are scored: samples of classes the model lacks are
+    dropped (and counted), and the model's extra classes are excluded from its argmax.
+    Nothing is silently merged.
+
+    Args:
+        model: Returns ``B x K`` logits for the model's ``K`` classes.
+        dataset: Yields ``(image tensor, label)`` and has ``.classes``.
+        model_classes: The model's class names in logit order.
+        tta: Five-view test-time augmentation.
+        batch_size / num_workers / device / progress: Loader and runtime settings.
+
+    Returns:
+        :func:`compute_metrics` over the shared classes, plus ``dropped`` info
+        (``model_only``, ``dataset_only`` class names and ``dropped_samples``).
+    """
+    from sqsnet.data.labels import class_mapping
+
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers)
+    probs, targets = predict_loader(model, loader, device, tta=tta, progress=progress)
+    mapping = class_mapping(list(model_classes), list(dataset.classes))
+    if not mapping.shared:
+        raise ValueError(
+            f"the model's classes {list(model_classes)} share no class with the dataset's "
+            f"{list(dataset.classes)}"
+        )
+    # columns of the model's classes that the dataset knows, in dataset order
+    shared_target = [dataset.classes.index(c) if c in dataset.classes else -1
+                     for c in mapping.shared]
+    shared_source = [mapping.target_to_source[t] for t in shared_target]
+    keep = np.isin(targets, shared_target)
+    sub_probs = probs[keep][:, shared_source]
+    target_to_shared = {t: i for i, t in enumerate(shared_target)}
+    y_true = np.array([target_to_shared[int(t)] for t in targets[keep]], dtype=np.int64)
+    y_pred = sub_probs.argmax(1) if len(y_true) else np.zeros(0, np.int64)
+    metrics = compute_metrics(y_true, y_pred, list(mapping.shared))
+    metrics["dropped"] = {
+        "model_only": list(mapping.source_only),
+        "dataset_only": list(mapping.target_only),
+        "dropped_samples": int((~keep).sum()),
+    }
+    metrics["tta"] = bool(tta)
+    return metrics

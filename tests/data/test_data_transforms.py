@@ -1,0 +1,130 @@
+"""Train/eval transforms, 5-view TTA and the Mixup/CutMix glue."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from sqsnet.data.transforms import (
+    MixupCutmix,
+    build_eval_transform,
+    build_train_transform,
+    tta_predict,
+    tta_views,
+)
+
+
+@pytest.mark.parametrize("image", [
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (48, 48), dtype=np.uint8)),  # L
+    Image.fromarray(np.random.default_rng(1).integers(0, 256, (90, 70, 3), dtype=np.uint8)),  # RGB
+    torch.randint(0, 256, (1, 48, 48), dtype=torch.uint8),  # gray tensor
+])
+def test_transform_shapes(image) -> None:
+    torch.manual_seed(0)
+    for tf in (build_train_transform(64), build_eval_transform(64)):
+        out = tf(image)
+        assert type(out) is torch.Tensor and out.dtype == torch.float32
+        assert out.shape == (3, 64, 64)
+    if isinstance(image, Image.Image) and image.mode == "L":
+        out = build_eval_transform(32)(image)
+        assert torch.allclose(out[0] * 0.229 + 0.485, out[1] * 0.224 + 0.456, atol=1e-5)  # replicated gray
+    one = build_train_transform(32, in_chans=1)(image)
+    assert one.shape == (1, 32, 32)
+
+
+def test_eval_transform_deterministic_train_random() -> None:
+    img = Image.fromarray(np.random.default_rng(2).integers(0, 256, (48, 48, 3), dtype=np.uint8))
+    ev = build_eval_transform(40)
+    assert torch.equal(ev(img), ev(img))
+    tr = build_train_transform(40)
+    torch.manual_seed(0)
+    assert not torch.equal(tr(img), tr(img))
+
+
+def test_tta_views_deterministic() -> None:
+    x = torch.randn(2, 3, 20, 20)
+    v = tta_views(x)
+    assert v.shape == (5, 2, 3, 20, 20)
+    assert torch.equal(v, tta_views(x))
+    assert torch.equal(v[0], x) and torch.equal(v[1], x.flip(-1))
+    for i in range(5):
+        for j in range(i + 1, 5):
+            assert not torch.allclose(v[i], v[j])
+
+
+def test_tta_predict_is_mean_softmax() -> None:
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 4))
+    x = torch.randn(3, 3, 8, 8)
+    p = tta_predict(model, x)
+    assert p.shape == (3, 4)
+    assert torch.allclose(p.sum(1), torch.ones(3))
+    manual = torch.stack([torch.softmax(model(v), -1) for v in tta_views(x)]).mean(0)
+    assert torch.allclose(p, manual, atol=1e-6)
+
+
+def _fixed(mix: MixupCutmix, lam: float, cutmix: bool = False) -> None:
+    mix.mixup._params_per_batch = lambda: (lam, cutmix)  # type: ignore[method-assign]
+
+
+def test_mixup_dominant_labels_hand_made() -> None:
+    x = torch.arange(4, dtype=torch.float32).view(4, 1, 1, 1).expand(4, 3, 2, 2).clone()
+    y = torch.tensor([0, 1, 2, 3])
+    mix = MixupCutmix(num_classes=4, label_smoothing=0.0)
+    _fixed(mix, 0.3)
+    xm, soft, dom = mix(x, y)
+    assert torch.equal(x[:, 0, 0, 0], torch.arange(4.0))  # input untouched
+    assert torch.allclose(xm[:, 0, 0, 0], 0.3 * torch.arange(4.0) + 0.7 * torch.arange(3.0, -1, -1))
+    assert dom.tolist() == [3, 2, 1, 0]  # lam < 0.5: the partner (B-1-i) dominates
+    assert torch.allclose(soft[0], torch.tensor([0.3, 0.0, 0.0, 0.7]))
+    _fixed(mix, 0.5)
+    assert mix(x, y)[2].tolist() == [0, 1, 2, 3]  # lam >= 0.5: own label
+    _fixed(mix, 0.8)
+    _, soft, dom = mix(x, y)
+    assert dom.tolist() == [0, 1, 2, 3]
+    assert torch.allclose(soft.sum(1), torch.ones(4))
+
+
+def test_mixup_label_smoothing_matches_timm() -> None:
+    from timm.data.mixup import mixup_target
+
+    y = torch.tensor([2, 0, 1, 1])
+    mix = MixupCutmix(num_classes=3, label_smoothing=0.1)
+    _fixed(mix, 0.35)
+    _, soft, _ = mix(torch.zeros(4, 3, 4, 4), y)
+    assert torch.allclose(soft, mixup_target(y, 3, 0.35, 0.1))
+
+
+def test_mixup_soft_targets_and_odd_batch() -> None:
+    probs = torch.tensor([[0.6, 0.4, 0.0], [0.0, 0.2, 0.8], [1.0, 0.0, 0.0]])
+    mix = MixupCutmix(num_classes=3, label_smoothing=0.0)
+    _fixed(mix, 0.25)
+    x = torch.randn(3, 3, 4, 4)
+    xm, soft, dom = mix(x, probs)
+    # odd batch: samples 0 and 1 are partners, sample 2 stays unmixed
+    assert torch.allclose(soft[0], 0.25 * probs[0] + 0.75 * probs[1])
+    assert torch.allclose(soft[2], probs[2]) and torch.equal(xm[2], x[2])
+    assert dom.tolist() == [2, 0, 0]  # argmax of the dominant sample's distribution
+
+
+def test_mixup_cutmix_elem_mode_uses_per_sample_lam() -> None:
+    torch.manual_seed(0)
+    np.random.seed(0)
+    mix = MixupCutmix(num_classes=5, mode="elem", label_smoothing=0.0)
+    y = torch.tensor([0, 1, 2, 3, 4, 0])
+    _, soft, dom = mix(torch.randn(6, 3, 16, 16), y)
+    lam = mix.last_lam
+    assert lam is not None and lam.shape == (6,)
+    partner = y.flip(0)
+    assert torch.equal(dom, torch.where(lam >= 0.5, y, partner))
+    assert torch.allclose(soft.sum(1), torch.ones(6))
+
+
+def test_mixup_disabled_passes_through() -> None:
+    mix = MixupCutmix(num_classes=3, mixup_alpha=0.0, cutmix_alpha=0.0, label_smoothing=0.0)
+    x = torch.randn(4, 3, 4, 4)
+    xm, soft, dom = mix(x, torch.tensor([0, 1, 2, 0]))
+    assert torch.equal(xm, x) and dom.tolist() == [0, 1, 2, 0]
+    assert torch.equal(soft.argmax(1), dom)
