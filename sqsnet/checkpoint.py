@@ -86,6 +86,13 @@ def _versions() -> dict[str, str]:
     }
 
 
+def _file_mode() -> int:
+    """Permissions an ordinary ``open()`` would give (mkstemp files are 0600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def atomic_write_text(path: str | Path, text: str) -> None:
     """Write text to ``path`` via a temporary file and rename (never half-written)."""
     path = Path(path)
@@ -96,6 +103,7 @@ def atomic_write_text(path: str | Path, text: str) -> None:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, _file_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -181,6 +189,7 @@ def save_checkpoint(
         save_file(tensors, tmp, metadata=metadata)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
+        os.chmod(tmp, _file_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -259,7 +259,9 @@ def train(
         loader_set: Dataset = quad_set
     else:
         quad_set = None
-        min_per_class = 1 if d.sampler == "random" or not cfg.model.use_sqs else 2
+        # the same class-aware batches with or without SQS, so ablations differ only in
+        # the model; "random" drops the >= 2 images per class guarantee
+        min_per_class = 1 if d.sampler == "random" else 2
         batch_sampler = ClassAwareBatchSampler(
             targets, d.batch_size, min_per_class=min_per_class,
             classes_per_batch=d.classes_per_batch, balanced=d.sampler == "balanced",
@@ -471,9 +473,11 @@ def train(
         "wall_time_s": time.time() - wall_start,
         "config": config_to_dict(cfg),
     }
-    if is_main and best_path.is_file():
-        best = load_checkpoint(best_path)
-        model.load_state_dict(best.model_state)
+    if world > 1:
+        dist.barrier()  # rank 0 has written best.safetensors
+    if best_path.is_file():
+        # every rank takes part: _evaluate gathers predictions across ranks
+        model.load_state_dict(load_checkpoint(best_path).model_state)
         final = _evaluate(model, val_loader, dev, class_names, world)
         summary["val"] = _short(final)
         summary["val_full"] = final
@@ -481,11 +485,37 @@ def train(
             summary["val_tta"] = _short(
                 _evaluate(model, val_loader, dev, class_names, world, tta=True)
             )
-        summary["total_wall_time_s"] = _add_wall_time(run_dir, time.time() - tick)
-        atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2))
+        if is_main:
+            summary["test"] = _test_report(cfg, data_root, model, dev, class_names)
+            summary["total_wall_time_s"] = _add_wall_time(run_dir, time.time() - tick)
+            atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2))
     if world > 1:
         dist.barrier()
     return RunResult(run_dir, best_epoch + 1, best_acc, summary)
+
+
+def _test_report(
+    cfg: Config, data_root: str | None, model: SQSNet, dev: torch.device,
+    class_names: list[str],
+) -> dict[str, Any]:
+    """Score the selected (best-on-validation) model on the test split when it exists."""
+    from sqsnet.data import DatasetError, build_dataset, build_eval_transform
+
+    d = cfg.data
+    if not d.test_split or d.test_split == d.val_split:
+        return {"available": False, "reason": "test split is the validation split"}
+    try:
+        kwargs = {"num_classes": d.num_classes_affectnet} if d.dataset == "affectnet" else {}
+        test_set = build_dataset(d.dataset, data_root if data_root is not None else d.root,
+                                 d.test_split, transform=build_eval_transform(cfg.model.img_size),
+                                 **kwargs)
+    except (DatasetError, ValueError, FileNotFoundError) as exc:
+        _LOG.info("no test report: %s", str(exc).splitlines()[0])
+        return {"available": False, "reason": str(exc).splitlines()[0]}
+    loader = DataLoader(test_set, batch_size=max(d.batch_size, 128), shuffle=False)
+    report = _short(_evaluate(model, loader, dev, class_names, world=1))
+    report["available"] = True
+    return report
 
 
 def _short(metrics: dict[str, Any]) -> dict[str, float]:

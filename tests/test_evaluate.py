@@ -1,0 +1,80 @@
+"""Metrics, TTA prediction, seed summaries and the paired t-test against hand-computed values."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+from sqsnet.evaluate import compute_metrics, paired_ttest, predict_loader, summarize_seeds
+from sqsnet.models import SQSNet
+from tests.helpers import tiny_model_config
+
+
+def test_metrics_hand_computed() -> None:
+    y_true = [0, 0, 1, 1, 2]
+    y_pred = [0, 1, 1, 1, 0]
+    m = compute_metrics(y_true, y_pred, ["a", "b", "c"])
+    # class a: P 1/2 R 1/2 F1 1/2; class b: P 2/3 R 1 F1 4/5; class c: P 0 R 0 F1 0
+    assert m["accuracy"] == pytest.approx(3 / 5)
+    assert m["macro_f1"] == pytest.approx((0.5 + 0.8 + 0.0) / 3)
+    assert m["weighted_f1"] == pytest.approx((2 * 0.5 + 2 * 0.8 + 1 * 0.0) / 5)
+    assert m["balanced_accuracy"] == pytest.approx((0.5 + 1.0 + 0.0) / 3)
+    assert m["per_class"]["b"] == pytest.approx(
+        {"precision": 2 / 3, "recall": 1.0, "f1": 0.8, "support": 2})
+    assert m["confusion_matrix"] == [[1, 1, 0], [0, 2, 0], [1, 0, 0]]
+    assert m["n"] == 5
+
+
+def test_metrics_score_only_present_classes_in_macro_averages() -> None:
+    # class "c" never occurs and is never predicted: it must not drag macro-F1 down
+    m = compute_metrics([0, 1], [0, 1], ["a", "b", "c"])
+    assert m["macro_f1"] == 1.0 and m["balanced_accuracy"] == 1.0
+    with pytest.raises(ValueError, match="no samples"):
+        compute_metrics([], [], ["a"])
+
+
+def test_paired_ttest_hand_computed() -> None:
+    a = [1.0, 2.0, 3.0, 4.0]
+    b = [0.5, 1.8, 2.1, 3.9]
+    diffs = np.array(a) - np.array(b)  # 0.5, 0.2, 0.9, 0.1
+    sd = math.sqrt(((diffs - diffs.mean()) ** 2).sum() / 3)
+    t = diffs.mean() / (sd / 2)
+    res = paired_ttest(a, b)
+    assert res.mean_diff == pytest.approx(0.425)
+    assert res.statistic == pytest.approx(t) and res.statistic == pytest.approx(2.3651, abs=1e-3)
+    assert 0.05 < res.pvalue < 0.15 and res.n == 4
+    with pytest.raises(ValueError, match="seeds must match"):
+        paired_ttest([1.0], [1.0, 2.0])
+    single = paired_ttest([0.9], [0.8])
+    assert math.isnan(single.pvalue) and single.mean_diff == pytest.approx(0.1)
+
+
+def test_summarize_seeds() -> None:
+    s = summarize_seeds([0.90, 0.92, 0.94])
+    assert s["mean"] == pytest.approx(0.92) and s["std"] == pytest.approx(0.02) and s["n"] == 3
+    assert summarize_seeds([0.5])["std"] == 0.0
+
+
+def test_predict_loader_with_tta_is_deterministic() -> None:
+    model = SQSNet(tiny_model_config()).eval()
+    x = torch.randn(6, 3, 32, 32)
+    y = torch.tensor([0, 1, 2, 3, 0, 1])
+    loader = DataLoader(TensorDataset(x, y), batch_size=4)
+    p1, t1 = predict_loader(model, loader, tta=True)
+    p2, _ = predict_loader(model, loader, tta=True)
+    p0, _ = predict_loader(model, loader, tta=False)
+    assert p1.shape == (6, 4) and np.allclose(p1.sum(1), 1, atol=1e-5)
+    assert np.array_equal(p1, p2) and not np.allclose(p0, p1)
+    assert t1.tolist() == y.tolist()
+    # TTA = mean softmax over exactly the five views
+    from sqsnet.data.transforms import tta_views
+
+    views = tta_views(x[:4])
+    assert views.shape[0] == 5
+    with torch.no_grad():
+        manual = torch.stack([model(v).softmax(-1) for v in views]).mean(0)
+    np.testing.assert_allclose(p1[:4], manual.numpy(), rtol=1e-5, atol=1e-6)

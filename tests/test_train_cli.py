@@ -1,0 +1,300 @@
+"""Training, checkpoints, evaluation and the CLI, end to end on tiny fixtures."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from sqsnet.checkpoint import CheckpointError, load_checkpoint, load_model, save_checkpoint
+from sqsnet.cli import main
+from sqsnet.config import load_config
+from sqsnet.models import SQSNet
+from sqsnet.train import TrainingDivergedError, train
+from tests.helpers import make_ferplus_fixture, shared_data_root, write_tiny_config
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def fixture_data(tmp_path: Path) -> Path:
+    return make_ferplus_fixture(tmp_path / "ferplus")
+
+
+@pytest.fixture
+def tiny_cfg_path(tmp_path: Path) -> Path:
+    return write_tiny_config(tmp_path / "tiny.yaml")
+
+
+def _cli(*args: str) -> int:
+    return main(list(args))
+
+
+def test_train_eval_predict_through_the_cli(tmp_path, fixture_data, tiny_cfg_path, capsys):
+    out = tmp_path / "runs"
+    assert _cli("train", "--config", str(tiny_cfg_path), "--data-root", str(fixture_data),
+                "--out-dir", str(out), "--run-name", "r1", "--no-progress",
+                "--set", "train.max_steps_per_epoch=2") == 0
+    run = out / "r1"
+    for name in ("config.yaml", "metrics.csv", "best.safetensors", "best.json",
+                 "last.safetensors", "summary.json"):
+        assert (run / name).is_file(), name
+    rows = (run / "metrics.csv").read_text().strip().splitlines()
+    assert len(rows) == 3  # header + 2 epochs
+    summary = json.loads((run / "summary.json").read_text())
+    assert 0.0 <= summary["val"]["accuracy"] <= 1.0 and "val_tta" in summary
+    assert summary["test"]["available"] is False
+    sidecar = json.loads((run / "best.json").read_text())
+    assert sidecar["meta"]["class_names"][:2] == ["neutral", "happiness"]
+    assert sidecar["config"]["model"]["img_size"] == 32
+    # the saved config reloads to the same model
+    assert load_config(run / "config.yaml").model.fused_dim == 32
+
+    metrics_json = tmp_path / "eval.json"
+    assert _cli("eval", "--checkpoint", str(run), "--dataset", "ferplus", "--data-root",
+                str(fixture_data), "--split", "valid", "--tta", "--json",
+                str(metrics_json)) == 0
+    metrics = json.loads(metrics_json.read_text())
+    assert metrics["n"] == 12 and metrics["tta"] is True
+    assert len(metrics["confusion_matrix"]) == 8
+
+    image = next((fixture_data / "FER2013Valid").glob("*.png"))
+    capsys.readouterr()
+    assert _cli("predict", str(image), "--checkpoint", str(run / "best.safetensors"),
+                "--json") == 0
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert line["image"] == str(image)
+    face = line["faces"][0]
+    assert face["label"] in metrics["class_names"] or face["label"] in sidecar["meta"]["class_names"]
+    assert sum(face["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
+
+
+def _train_tiny(cfg_path: Path, data: Path, out: Path, epochs: int, resume: bool = False,
+                extra: tuple[str, ...] = ()) -> Path:
+    cfg = load_config(cfg_path, ["train.max_steps_per_epoch=3", f"train.epochs={epochs}",
+                                 "train.tta=false", f"train.out_dir={out}",
+                                 "train.run_name=run", "train.t0_epochs=4", *extra])
+    return train(cfg, data_root=str(data), resume=resume, progress=False).run_dir
+
+
+def test_resumed_run_matches_uninterrupted_run(tmp_path, fixture_data, tiny_cfg_path):
+    straight = _train_tiny(tiny_cfg_path, fixture_data, tmp_path / "a", epochs=2)
+    _train_tiny(tiny_cfg_path, fixture_data, tmp_path / "b", epochs=1)
+    resumed = _train_tiny(tiny_cfg_path, fixture_data, tmp_path / "b", epochs=2, resume=True)
+    a = load_checkpoint(straight / "last.safetensors").model_state
+    b = load_checkpoint(resumed / "last.safetensors").model_state
+    assert a.keys() == b.keys()
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=0, msg=key)
+    rows_a = (straight / "metrics.csv").read_text().splitlines()
+    rows_b = (resumed / "metrics.csv").read_text().splitlines()
+    assert len(rows_a) == len(rows_b) == 3
+    # identical losses and val metrics (timings differ)
+    strip = lambda row: row.split(",")[:12]  # noqa: E731
+    assert [strip(r) for r in rows_a] == [strip(r) for r in rows_b]
+
+
+def test_training_is_deterministic_under_a_seed(tmp_path, fixture_data, tiny_cfg_path):
+    r1 = _train_tiny(tiny_cfg_path, fixture_data, tmp_path / "x", epochs=1)
+    r2 = _train_tiny(tiny_cfg_path, fixture_data, tmp_path / "y", epochs=1)
+    a = load_checkpoint(r1 / "last.safetensors").model_state
+    b = load_checkpoint(r2 / "last.safetensors").model_state
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_four_pass_and_ablation_variants_train(tmp_path, fixture_data, tiny_cfg_path):
+    for i, extra in enumerate((("model.sqs.quads=dataset",), ("model.use_sqs=false",),
+                               ("model.use_local=false",), ("model.use_global=false",))):
+        run = _train_tiny(tiny_cfg_path, fixture_data, tmp_path / f"v{i}", epochs=1,
+                          extra=extra)
+        assert (run / "best.safetensors").is_file()
+
+
+def test_nan_loss_stops_with_a_clear_message(tmp_path, fixture_data, tiny_cfg_path):
+    # a distillation temperature of 0 divides the logits by zero: NaN at the first step
+    with pytest.raises(TrainingDivergedError, match="loss became nan at epoch 1, step 1"):
+        _train_tiny(tiny_cfg_path, fixture_data, tmp_path / "nan", epochs=1,
+                    extra=("model.loss.kd_temperature=0",))
+
+
+_WRITER = """
+import sys, torch
+from sqsnet.checkpoint import save_checkpoint
+from sqsnet.models import SQSNet
+from tests.helpers import tiny_model_config
+from sqsnet.config import Config
+cfg = Config(model=tiny_model_config())
+model = SQSNet(cfg.model)
+print("ready", flush=True)
+i = 0
+while True:
+    with torch.no_grad():
+        for p in model.parameters():
+            p.fill_(float(i))
+    save_checkpoint(sys.argv[1], model, cfg, {"i": i})
+    i += 1
+"""
+
+
+def test_killed_write_leaves_a_loadable_checkpoint(tmp_path):
+    target = tmp_path / "ckpt.safetensors"
+    proc = subprocess.Popen([sys.executable, "-c", _WRITER, str(target)], cwd=REPO,
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    deadline = time.time() + 60
+    while not target.exists() and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.7)  # let it be in the middle of further writes
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    ckpt = load_checkpoint(target)
+    i = ckpt.meta["i"]
+    params = {name for name, _ in SQSNet(ckpt.config.model).named_parameters()}
+    assert params
+    for name in params:  # weights and metadata come from the same, complete write
+        assert torch.all(ckpt.model_state[name] == float(i)), name
+
+
+def test_interrupted_save_keeps_the_old_file(tmp_path, monkeypatch):
+    from tests.helpers import tiny_model_config
+    from sqsnet.config import Config
+    import sqsnet.checkpoint as ck
+
+    cfg = Config(model=tiny_model_config())
+    model = SQSNet(cfg.model)
+    path = save_checkpoint(tmp_path / "c.safetensors", model, cfg, {"v": 1})
+
+    def broken(tensors, filename, metadata=None):
+        Path(filename).write_bytes(b"partial")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ck, "save_file", broken)
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint(path, model, cfg, {"v": 2})
+    assert load_checkpoint(path).meta["v"] == 1
+    assert [p.name for p in tmp_path.iterdir()] == sorted(["c.safetensors", "c.json"]) or \
+        sorted(p.name for p in tmp_path.iterdir()) == ["c.json", "c.safetensors"]
+
+
+def test_checkpoint_round_trip_and_bad_files(tmp_path):
+    from tests.helpers import tiny_model_config
+    from sqsnet.config import Config
+
+    cfg = Config(model=tiny_model_config())
+    cfg.model.class_names = ["neutral", "happiness", "surprise", "sadness"]
+    model = SQSNet(cfg.model).eval()
+    path = save_checkpoint(tmp_path / "m.safetensors", model, cfg, {"dataset": "x"})
+    loaded = load_model(path)
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x), model(x))
+    assert loaded.class_names == cfg.model.class_names
+    assert oct(path.stat().st_mode & 0o777) == oct(0o666 & ~_umask())
+    with pytest.raises(CheckpointError, match="does not exist"):
+        load_checkpoint(tmp_path / "missing.safetensors")
+    junk = tmp_path / "junk.safetensors"
+    junk.write_bytes(b"not a safetensors file")
+    with pytest.raises(CheckpointError, match="not a readable safetensors"):
+        load_checkpoint(junk)
+    from safetensors.torch import save_file
+
+    plain = tmp_path / "plain.safetensors"
+    save_file({"w": torch.zeros(2)}, str(plain))
+    with pytest.raises(CheckpointError, match="no SQSNet metadata"):
+        load_checkpoint(plain)
+    with pytest.raises(CheckpointError, match="without best.safetensors"):
+        load_checkpoint(tmp_path / "nothing-here" if (tmp_path / "nothing-here").mkdir() is None
+                        else tmp_path)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+@pytest.mark.parametrize("args,message", [
+    (["train", "--config", "nope"], "no config file or preset 'nope'"),
+    (["train", "--config", "cpu", "--set", "train.lrr=1"], "unknown key 'train.lrr'"),
+    (["train", "--config", "cpu", "--data-root", "/nonexistent/ferplus"], "/nonexistent/ferplus"),
+    (["eval", "--checkpoint", "/nonexistent.safetensors", "--dataset", "ferplus"],
+     "does not exist"),
+    (["predict", "/nonexistent.jpg"], "no such image file or folder"),
+    (["profile", "--config", "cpu", "--set", "model.local_branch.name=resnet_nope"],
+     "unknown timm model 'resnet_nope'"),
+])
+def test_bad_cli_input_is_one_clear_line(args, message, capsys):
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("sqsnet: error: ")
+    assert message in err[0]
+
+
+def test_predict_rejects_a_non_image(tmp_path, capsys):
+    bogus = tmp_path / "notes.jpg"
+    bogus.write_text("this is not an image")
+    assert main(["predict", str(bogus)]) == 2
+    err = capsys.readouterr().err
+    assert "notes.jpg" in err and "Traceback" not in err
+
+
+def test_help_of_every_command(capsys):
+    for cmd in ("train", "eval", "predict", "profile", "ablate"):
+        with pytest.raises(SystemExit) as info:
+            main([cmd, "--help"])
+        assert info.value.code == 0
+        assert f"usage: sqsnet {cmd}" in capsys.readouterr().out
+
+
+def test_eval_default_checkpoint_on_real_faces(tmp_path, capsys):
+    """The bundled model on a few real FERPlus faces, arranged as a labelled folder."""
+    root = shared_data_root() / "ferplus"
+    if not (root / "FER2013Valid" / "label.csv").is_file():
+        pytest.skip(f"real FERPlus data not found at {root} (set SQSNET_DATA)")
+    from sqsnet.data import FERPlus
+
+    valid = FERPlus(root, "valid")
+    folder = tmp_path / "faces"
+    taken: dict[str, int] = {}
+    for path, label in zip(valid.samples, valid.targets):
+        name = valid.classes[label]
+        if name in ("contempt", "disgust") or taken.get(name, 0) >= 4:
+            continue
+        (folder / name).mkdir(parents=True, exist_ok=True)
+        os.symlink(path, folder / name / Path(path).name)
+        taken[name] = taken.get(name, 0) + 1
+    out = tmp_path / "m.json"
+    assert main(["eval", "--checkpoint", "default", "--dataset", "folder", "--data-root",
+                 str(folder), "--split", "all", "--json", str(out)]) == 0
+    metrics = json.loads(out.read_text())
+    assert metrics["n"] == 24
+    assert set(metrics["dropped"]["model_only"]) == {"contempt", "disgust"}
+    assert "classes not scored" in capsys.readouterr().out
+
+
+def test_ablation_grid_on_a_fixture(tmp_path, fixture_data, tiny_cfg_path, caplog):
+    out = tmp_path / "grid"
+    args = ["ablate", "--config", str(tiny_cfg_path), "--data-root", str(fixture_data),
+            "--seeds", "1", "--epochs", "1", "--variants", "full", "no_sqs", "--out-dir",
+            str(out), "--no-progress", "--set", "train.max_steps_per_epoch=2",
+            "train.tta=false"]
+    assert main(args) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert set(results["variants"]) == {"full", "no_sqs"}
+    for entry in results["variants"].values():
+        assert entry["seeds"] == [0] and len(entry["val_accuracy"]) == 1
+    assert (out / "results.csv").read_text().count("\n") == 3
+    assert "w/o SQS" in (out / "results.md").read_text()
+    stamp = (out / "full-seed0" / "summary.json").stat().st_mtime
+    caplog.clear()
+    with caplog.at_level("INFO"):
+        assert main(args) == 0
+    assert (out / "full-seed0" / "summary.json").stat().st_mtime == stamp
+    assert "finished already, skipping" in caplog.text
