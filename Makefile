@@ -7,8 +7,10 @@ BIN := $(VENV)/bin
 TORCH ?= torch==2.14.1 torchvision==0.29.1
 STAMP := $(VENV)/.sqsnet-installed
 PYTEST_ARGS ?=
+# e.g. make app APP_ARGS="--gallery ../shared/data/ferplus/FER2013Valid --checkpoints runs"
+APP_ARGS ?=
 
-.PHONY: help install app test lab benchmarks clean
+.PHONY: help install app test lab benchmarks app-load chromium clean
 
 help:
 	@echo "make app    - install (once) and launch the SQSNet lab app on 127.0.0.1"
@@ -28,16 +30,26 @@ $(STAMP): pyproject.toml Makefile | $(BIN)/python
 install: $(STAMP)
 
 app: install
-	$(BIN)/sqsnet profile --config cpu --train-batch 0
+	$(BIN)/python apps/sqsnet_space/app.py $(APP_ARGS)
 
-test: install
+# Debian's Chromium for the browser tests; failure is tolerated (those tests then skip).
+chromium:
+	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
+		|| echo "chromium not installed: browser tests will be skipped"; \
+	fi
+
+test: install chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lab: install
 	$(BIN)/jupyter lab notebooks/
 
 benchmarks: install
-	$(BIN)/python benchmarks/train_step.py
+	$(BIN)/python benchmarks/train_step.py --json benchmarks/results/train_step_cpu.json
+
+app-load: install
+	$(BIN)/python benchmarks/app_load.py --json benchmarks/results/app_load.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache build dist *.egg-info

@@ -177,6 +177,8 @@ class DataConfig:
         mixup_alpha / cutmix_alpha: Beta parameters; 0 disables each.
         mix_prob: Probability that a batch is mixed at all.
         random_erasing: Probability of Random Erasing.
+        train_fraction: Use a seeded, stratified share of the training split (short
+            runs, ablation grids); 1.0 = all of it.
         cache: Hold decoded images in memory (small datasets such as FERPlus).
         skip_bad_images: Skip and count undecodable images instead of failing.
     """
@@ -197,6 +199,7 @@ class DataConfig:
     cutmix_alpha: float = 0.4
     mix_prob: float = 1.0
     random_erasing: float = 0.5
+    train_fraction: float = 1.0
     cache: bool = False
     skip_bad_images: bool = False
 

@@ -124,7 +124,12 @@ def build_datasets(
     Returns:
         ``(train, val)``; ``train.classes`` defines the model's class order.
     """
-    from sqsnet.data import build_dataset, build_eval_transform, build_train_transform
+    from sqsnet.data import (
+        StratifiedSubset,
+        build_dataset,
+        build_eval_transform,
+        build_train_transform,
+    )
 
     d = cfg.data
     size = cfg.model.img_size
@@ -144,6 +149,8 @@ def build_datasets(
                               skip_bad_images=d.skip_bad_images, **train_kwargs)
     val_set = build_dataset(d.dataset, root, d.val_split, transform=eval_tf,
                             skip_bad_images=d.skip_bad_images, **kwargs)
+    if d.train_fraction < 1.0:
+        train_set = StratifiedSubset(train_set, d.train_fraction, seed=cfg.train.seed)
     return train_set, val_set
 
 

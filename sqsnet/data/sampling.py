@@ -42,7 +42,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-__all__ = ["ClassAwareBatchSampler", "QuadDataset"]
+__all__ = ["ClassAwareBatchSampler", "QuadDataset", "StratifiedSubset"]
 
 logger = logging.getLogger(__name__)
 
@@ -545,3 +545,48 @@ class QuadDataset(Dataset):
         images = tuple(self.dataset[j][0] for j in ids)
         labels = tuple(self.targets[j] for j in ids)
         return images, labels  # type: ignore[return-value]
+
+
+class StratifiedSubset(Dataset):
+    """A seeded, stratified fraction of a dataset, for short runs such as ablation grids.
+
+    Keeps the reader interface the trainer and sampler use (``classes``, ``targets``,
+    ``samples``, ``transform``), with class proportions preserved.
+
+    Args:
+        dataset: A reader with ``targets`` and ``classes``.
+        fraction: Share of the images to keep, in ``(0, 1]``.
+        seed: Seed of the draw.
+
+    Raises:
+        ValueError: For a fraction outside ``(0, 1]``.
+    """
+
+    def __init__(self, dataset: Any, fraction: float, seed: int = 0) -> None:
+        if not 0.0 < fraction <= 1.0:
+            raise ValueError(f"train fraction must be in (0, 1], got {fraction}")
+        from sklearn.model_selection import train_test_split
+
+        targets = _as_label_array(dataset.targets)
+        indices = np.arange(len(targets))
+        if fraction < 1.0:
+            indices, _ = train_test_split(indices, train_size=fraction, stratify=targets,
+                                          random_state=seed)
+            indices = np.sort(indices)
+        self.dataset = dataset
+        self.indices = [int(i) for i in indices]
+        self.classes = dataset.classes
+        self.targets = [int(targets[i]) for i in self.indices]
+        samples = getattr(dataset, "samples", None)
+        self.samples = [samples[i] for i in self.indices] if samples is not None else None
+
+    @property
+    def transform(self) -> Any:
+        """The wrapped reader's transform."""
+        return self.dataset.transform
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, index: int) -> Any:
+        return self.dataset[self.indices[index]]

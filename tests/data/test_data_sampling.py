@@ -187,3 +187,23 @@ def test_quad_dataset_deterministic_per_epoch() -> None:
     assert [q.quad_indices(i) for i in range(30)] != e0
     with pytest.raises(ValueError, match="at least 3 classes"):
         QuadDataset(_Toy([0, 0, 1, 1]), negatives="distinct_classes")
+
+
+def test_stratified_subset_keeps_class_proportions() -> None:
+    from types import SimpleNamespace
+
+    from sqsnet.data import StratifiedSubset
+
+    targets = [0] * 60 + [1] * 30 + [2] * 10
+    base = SimpleNamespace(targets=targets, classes=("a", "b", "c"),
+                           samples=[f"img{i}" for i in range(100)], transform=None)
+    sub = StratifiedSubset(base, 0.5, seed=3)
+    assert len(sub) == 50
+    counts = [sub.targets.count(c) for c in range(3)]
+    assert counts == [30, 15, 5]
+    assert sub.samples == [f"img{i}" for i in sub.indices]
+    assert StratifiedSubset(base, 0.5, seed=3).indices == sub.indices
+    assert StratifiedSubset(base, 0.5, seed=4).indices != sub.indices
+    assert len(StratifiedSubset(base, 1.0)) == 100
+    with pytest.raises(ValueError, match=r"train fraction must be in \(0, 1\]"):
+        StratifiedSubset(base, 0.0)
