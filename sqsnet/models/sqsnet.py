@@ -283,7 +283,17 @@ def _last_spatial_layer(branch: Backbone) -> nn.Module:
         if hasattr(model, "layer4"):
             return model.layer4
         return list(model.children())[-1]
-    # features_only: the wrapper's last child is the stage whose output is returned
+    # features_only: the module timm reports for the returned stage. FeatureListNet
+    # flattens "layers.2" into a child "layers_2"; EfficientNetFeatures and
+    # MobileNetV3Features keep every block in one "blocks" Sequential that is iterated,
+    # never called, so its last child is not the returned stage (and would never fire).
+    names = model.feature_info.module_name() if hasattr(model, "feature_info") else []
+    if names:
+        for candidate in (names[-1], names[-1].replace(".", "_")):
+            try:
+                return model.get_submodule(candidate)
+            except AttributeError:
+                continue
     return list(model.children())[-1]
 
 

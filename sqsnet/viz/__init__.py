@@ -1,0 +1,78 @@
+"""Seeing SQSNet: similarity maps, Grad-CAM and result plots.
+
+* :mod:`sqsnet.viz.similarity`: per-location SQS maps of a quad (``S_AP``, ``S_AN1``,
+  ``S_AN2``, ``R``, hinge) computed by the model's own training call, overlays and a figure.
+* :mod:`sqsnet.viz.gradcam`: Grad-CAM of the local, global and fused maps.
+* :mod:`sqsnet.viz.plots`: confusion matrix, training curves, per-class F1, seed results,
+  embeddings, prediction bars; :func:`save_figure`.
+* :mod:`sqsnet.viz.samples`: finding data and faces for notebooks and demos.
+
+Figures are :class:`matplotlib.figure.Figure` objects made without pyplot; nothing is
+ever shown or popped up. See ``docs/visualisation.md`` for how to read each map.
+"""
+
+from sqsnet.viz.gradcam import (
+    BRANCHES,
+    available_branches,
+    gradcam,
+    gradcam_overlay,
+    plot_gradcam,
+)
+from sqsnet.viz.plots import (
+    extract_features,
+    plot_confusion_matrix,
+    plot_embedding,
+    plot_per_class_f1,
+    plot_predictions,
+    plot_seed_results,
+    plot_training_curves,
+    predict_images,
+    save_figure,
+    seed_summary,
+)
+from sqsnet.viz.samples import (
+    class_indices,
+    find_data_root,
+    read_model_card,
+    subset_per_class,
+    synthetic_face,
+)
+from sqsnet.viz.similarity import (
+    MAP_KEYS,
+    QuadMaps,
+    compute_quad_maps,
+    overlay_heatmap,
+    plot_quad_maps,
+)
+
+__all__ = [
+    # similarity
+    "QuadMaps",
+    "MAP_KEYS",
+    "compute_quad_maps",
+    "overlay_heatmap",
+    "plot_quad_maps",
+    # gradcam
+    "BRANCHES",
+    "available_branches",
+    "gradcam",
+    "gradcam_overlay",
+    "plot_gradcam",
+    # plots
+    "plot_confusion_matrix",
+    "plot_training_curves",
+    "plot_per_class_f1",
+    "plot_seed_results",
+    "seed_summary",
+    "plot_embedding",
+    "extract_features",
+    "plot_predictions",
+    "predict_images",
+    "save_figure",
+    # samples
+    "find_data_root",
+    "class_indices",
+    "subset_per_class",
+    "synthetic_face",
+    "read_model_card",
+]
