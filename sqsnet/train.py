@@ -390,7 +390,7 @@ def train(
             if not torch.isfinite(loss):
                 terms = {k: float(v.detach()) for k, v in out.losses.items()}
                 raise TrainingDivergedError(
-                    f"loss became {float(loss)} at epoch {epoch + 1}, step {step + 1} "
+                    f"loss became {float(loss.detach())} at epoch {epoch + 1}, step {step + 1} "
                     f"(terms {terms}): lower train.lr, set train.grad_clip, or check the data"
                 )
             optimizer.zero_grad(set_to_none=True)
