@@ -264,26 +264,16 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     """Exceptions that are the user's input, reported as one line."""
     from sqsnet.checkpoint import CheckpointError
     from sqsnet.config import ConfigError
+    from sqsnet.data.datasets import DatasetError
+    from sqsnet.faces import ImageLoadError
     from sqsnet.models.backbones import PretrainedWeightsError, UnknownModelError
     from sqsnet.train import TrainingDivergedError
 
-    errors: list[type[BaseException]] = [
-        CheckpointError, ConfigError, PretrainedWeightsError, UnknownModelError,
-        TrainingDivergedError, FileNotFoundError, NotADirectoryError, PermissionError,
-    ]
-    try:
-        from sqsnet.data.datasets import DatasetError
-
-        errors.append(DatasetError)
-    except ImportError:
-        pass
-    try:
-        from sqsnet.faces import ImageLoadError
-
-        errors.append(ImageLoadError)
-    except ImportError:
-        pass
-    return tuple(errors)
+    return (
+        CheckpointError, ConfigError, DatasetError, ImageLoadError, PretrainedWeightsError,
+        UnknownModelError, TrainingDivergedError, FileNotFoundError, NotADirectoryError,
+        PermissionError,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

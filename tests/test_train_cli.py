@@ -227,10 +227,15 @@ def _umask() -> int:
     (["eval", "--checkpoint", "/nonexistent.safetensors", "--dataset", "ferplus"],
      "does not exist"),
     (["predict", "/nonexistent.jpg"], "no such image file or folder"),
+    (["eval", "--dataset", "nope", "--data-root", "/tmp"], "Unknown dataset 'nope'"),
+    (["eval", "--dataset", "ferplus", "--data-root", "/nonexistent", "--split", "bogus"],
+     "unknown split 'bogus'"),
+    (["eval", "--dataset", "ferplus"], "No data root for 'ferplus'"),
     (["profile", "--config", "cpu", "--set", "model.local_branch.name=resnet_nope"],
      "unknown timm model 'resnet_nope'"),
 ])
-def test_bad_cli_input_is_one_clear_line(args, message, capsys):
+def test_bad_cli_input_is_one_clear_line(args, message, capsys, monkeypatch):
+    monkeypatch.delenv("SQSNET_DATA", raising=False)
     assert main(args) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("sqsnet: error: ")

@@ -1247,7 +1247,10 @@ def build_dataset(
         TypeError: For options the reader does not take.
         DatasetError: For bad data (see the module docstring).
     """
-    key = normalize_dataset_name(name)
+    try:
+        key = normalize_dataset_name(name)
+    except ValueError as exc:  # a user's typo: report it as bad data input, one line
+        raise DatasetError(str(exc)) from None
     opts = {k: v for k, v in kwargs.items() if v is not None}
     if key != "ferplus" and opts.get("label_mode", "majority") == "majority":
         opts.pop("label_mode", None)
