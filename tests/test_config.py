@@ -19,7 +19,7 @@ def test_presets_exist() -> None:
     assert {"cpu", "paper"} <= set(available_presets())
 
 
-@pytest.mark.parametrize("name", ["cpu", "paper"])
+@pytest.mark.parametrize("name", available_presets())
 def test_yaml_round_trip(tmp_path, name: str) -> None:
     cfg = load_config(name)
     path = save_config(cfg, tmp_path / "cfg.yaml")
