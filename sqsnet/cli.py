@@ -22,8 +22,6 @@ from typing import Sequence
 
 __all__ = ["main", "build_parser"]
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"}
-
 
 def _add_config_args(p: argparse.ArgumentParser, default: str | None = None) -> None:
     p.add_argument("--config", default=default, required=default is None,
@@ -170,14 +168,16 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _expand_inputs(inputs: Sequence[str]) -> list[Path]:
+    from sqsnet.data.datasets import IMAGE_EXTENSIONS
+
     paths: list[Path] = []
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+            found = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
             if not found:
                 raise FileNotFoundError(f"{path}: folder contains no images "
-                                        f"({', '.join(sorted(IMAGE_SUFFIXES))})")
+                                        f"({', '.join(IMAGE_EXTENSIONS)})")
             paths.extend(found)
         elif path.is_file():
             paths.append(path)

@@ -250,6 +250,14 @@ def test_predict_rejects_a_non_image(tmp_path, capsys):
     assert "notes.jpg" in err and "Traceback" not in err
 
 
+def test_predict_folder_without_images_names_the_accepted_suffixes(tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("no faces here")
+    assert main(["predict", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert str(tmp_path) in err and "folder contains no images" in err
+    assert ".tiff" in err and ".jpg" in err
+
+
 def test_help_of_every_command(capsys):
     for cmd in ("train", "eval", "predict", "profile", "ablate"):
         with pytest.raises(SystemExit) as info:

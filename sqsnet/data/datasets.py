@@ -84,7 +84,11 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-IMAGE_EXTENSIONS: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+#: Image file suffixes the lab reads (Pillow decodes all of them); used by folder readers
+#: and by ``sqsnet predict`` when given a folder.
+IMAGE_EXTENSIONS: tuple[str, ...] = (
+    ".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif",
+)
 """File extensions (case-insensitive) that :class:`LabelledFolder` reads."""
 
 Transform = Callable[[Image.Image], Any]

@@ -279,6 +279,18 @@ def test_labelled_folder(fx: SimpleNamespace, tmp_path: Path) -> None:
     assert ds2.classes == FER2013_CLASSES and ds2.targets == [1, 3, 3, 6, 6]
 
 
+def test_labelled_folder_reads_every_listed_suffix(fx: SimpleNamespace, tmp_path: Path) -> None:
+    """The folder reader and ``sqsnet predict`` share one suffix list, TIFF and GIF included."""
+    from sqsnet.data.datasets import IMAGE_EXTENSIONS
+
+    assert {".tif", ".tiff", ".gif", ".webp"} <= set(IMAGE_EXTENSIONS)
+    fx.make_folder(tmp_path / "mixed", {"happy": 1}, ext=".tif")
+    fx.make_folder(tmp_path / "mixed", {"sad": 1}, ext=".gif")
+    ds = LabelledFolder(tmp_path / "mixed")
+    assert ds.classes == ("happiness", "sadness") and ds.targets == [0, 1]
+    assert ds[0][0].mode == "RGB" and ds[1][0].mode == "RGB"
+
+
 def test_labelled_folder_errors(fx: SimpleNamespace, tmp_path: Path) -> None:
     with pytest.raises(DatasetError, match="does not exist"):
         LabelledFolder(tmp_path / "none")
