@@ -227,6 +227,8 @@ class TrainConfig:
         max_steps_per_epoch: Cap on steps per epoch (0 = whole epoch); for smoke runs.
         threads: torch intra-op threads on CPU (0 = torch's default).
         channels_last: Use channels-last memory format.
+        checkpoint_every: Also write ``last.safetensors`` every this many steps inside an
+            epoch, so ``--resume`` continues mid-epoch (0 = at epoch ends only).
     """
 
     epochs: int = 50
@@ -246,6 +248,7 @@ class TrainConfig:
     max_steps_per_epoch: int = 0
     threads: int = 0
     channels_last: bool = False
+    checkpoint_every: int = 0
 
 
 @dataclass

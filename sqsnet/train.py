@@ -218,7 +218,7 @@ def train(
     Raises:
         TrainingDivergedError: When a loss becomes NaN or infinite.
     """
-    from sqsnet.data import ClassAwareBatchSampler, MixupCutmix, QuadDataset
+    from sqsnet.data import ClassAwareBatchSampler, MixupCutmix, QuadDataset, SeededItems
 
     world, rank, local_rank = _dist_info()
     if world > 1 and not dist.is_initialized():
@@ -275,15 +275,20 @@ def train(
             seed=t.seed, num_replicas=world, rank=rank,
         )
         loader_set = train_set
-    loader_kwargs: dict[str, Any] = dict(
-        num_workers=d.num_workers, pin_memory=dev.type == "cuda",
-        persistent_workers=d.num_workers > 0,
-    )
-    train_loader = DataLoader(loader_set, batch_sampler=batch_sampler, **loader_kwargs)
+    # augmentation drawn per (seed, epoch, index): independent of workers and of where a
+    # run resumed; the loaders get private generators so that starting an iterator never
+    # advances the global RNG the training step uses (mixing, drop-path)
+    seeded_set = SeededItems(loader_set, seed=t.seed)
+    pin = dev.type == "cuda"
+    # train workers restart every epoch so the epoch set on the datasets reaches them
+    train_loader = DataLoader(seeded_set, batch_sampler=batch_sampler, num_workers=d.num_workers,
+                              pin_memory=pin, generator=torch.Generator().manual_seed(t.seed))
     val_indices = list(range(rank, len(val_set), world))
     val_subset = torch.utils.data.Subset(val_set, val_indices) if world > 1 else val_set
     val_loader = DataLoader(val_subset, batch_size=max(d.batch_size, 128), shuffle=False,
-                            **loader_kwargs)
+                            num_workers=d.num_workers, pin_memory=pin,
+                            persistent_workers=d.num_workers > 0,
+                            generator=torch.Generator().manual_seed(t.seed))
     steps_per_epoch = batch_sampler.batches_per_epoch
     if t.max_steps_per_epoch > 0:
         steps_per_epoch = min(steps_per_epoch, t.max_steps_per_epoch)
@@ -316,6 +321,7 @@ def train(
         )
 
     start_epoch, best_acc, best_epoch, stale = 0, -1.0, -1, 0
+    partial: dict[str, Any] | None = None  # a mid-epoch resume point
     if resume and last_path.is_file():
         ckpt = load_checkpoint(last_path, with_train_state=True)
         model.load_state_dict(ckpt.model_state)
@@ -325,8 +331,9 @@ def train(
         _set_rng_state(model, st["rng"], st["rng_extra"])
         start_epoch = int(st["epoch"]) + 1
         best_acc, best_epoch, stale = float(st["best_acc"]), int(st["best_epoch"]), int(st["stale"])
-        _LOG.info("resumed %s at epoch %d (best %.4f @ %d)", run_dir, start_epoch, best_acc,
-                  best_epoch)
+        partial = st.get("partial_epoch")
+        _LOG.info("resumed %s at epoch %d%s (best %.4f @ %d)", run_dir, start_epoch + 1,
+                  f", step {partial['step']}" if partial else "", best_acc, best_epoch + 1)
     elif is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         if metrics_path.exists():
@@ -349,20 +356,44 @@ def train(
     wall_start = time.time()
     tick = wall_start
     stop = False
+
+    def train_state(epoch_done: int, partial_epoch: dict[str, Any] | None) -> dict[str, Any]:
+        rng_tensors, rng_extra = _rng_state(model)
+        return {
+            "optimizer": optimizer.state_dict(),
+            "scheduler": _jsonable(scheduler.state_dict()),
+            "rng": rng_tensors,
+            "rng_extra": rng_extra,
+            "epoch": epoch_done,
+            "best_acc": best_acc,
+            "best_epoch": best_epoch,
+            "stale": stale,
+            "partial_epoch": partial_epoch,
+        }
+
     for epoch in range(start_epoch, t.epochs):
         if stop:
             break
         batch_sampler.set_epoch(epoch)
-        if quad_set is not None:
-            quad_set.set_epoch(epoch)
+        seeded_set.set_epoch(epoch)  # forwards to the quad dataset
         model.train()
         sums = {"total": 0.0, "ce": 0.0, "sqs_ce": 0.0, "sqs": 0.0, "kd": 0.0}
         excluded = 0
         seen = 0
+        first_step = 0
         t0 = time.time()
-        bar = tqdm(total=steps_per_epoch, desc=f"epoch {epoch + 1}/{t.epochs}",
-                   disable=not (progress and is_main), leave=False)
-        for step, batch in enumerate(train_loader):
+        if partial is not None:  # continue a checkpointed epoch where it stopped
+            first_step = int(partial["step"])
+            batch_sampler.set_position(first_step)
+            sums = {k: float(v) if rank == 0 else 0.0 for k, v in partial["sums"].items()}
+            seen = int(partial["seen"]) if rank == 0 else 0
+            excluded = int(partial["excluded"]) if rank == 0 else 0
+            t0 -= float(partial["time_s"])
+            partial = None
+        bar = tqdm(total=steps_per_epoch, initial=first_step,
+                   desc=f"epoch {epoch + 1}/{t.epochs}", disable=not (progress and is_main),
+                   leave=False)
+        for step, batch in enumerate(train_loader, start=first_step):
             if step >= steps_per_epoch:
                 break
             if four_pass:
@@ -409,6 +440,25 @@ def train(
             bar.set_postfix(loss=f"{sums['total'] / seen:.3f}",
                             lr=f"{optimizer.param_groups[0]['lr']:.2e}")
             bar.update(1)
+            done = step + 1
+            if t.checkpoint_every > 0 and done % t.checkpoint_every == 0 and done < steps_per_epoch:
+                # a resume point inside the epoch: running sums are reduced over ranks
+                # and kept by rank 0, so the epoch's averages come out the same
+                part_sums, part_seen, part_excl = sums, seen, excluded
+                if world > 1:
+                    packed = torch.tensor([*sums.values(), seen, excluded],
+                                          dtype=torch.float64, device=dev)
+                    dist.all_reduce(packed)
+                    values = packed.tolist()
+                    part_sums = dict(zip(sums, values[:5]))
+                    part_seen, part_excl = int(values[5]), int(values[6])
+                if is_main:
+                    meta = {**meta_base, "epoch": epoch, "epoch_step": done}
+                    save_checkpoint(last_path, model, cfg, meta, train_state=train_state(
+                        epoch - 1, {"step": done, "sums": part_sums, "seen": part_seen,
+                                    "excluded": part_excl, "time_s": time.time() - t0}))
+                    _add_wall_time(run_dir, time.time() - tick)
+                    tick = time.time()
         bar.close()
         epoch_time = time.time() - t0
         if world > 1:
@@ -455,20 +505,7 @@ def train(
             meta = {**meta_base, "epoch": epoch + 1, "metrics": {"val": _short(val)}}
             if improved:
                 save_checkpoint(best_path, model, cfg, meta)
-            rng_tensors, rng_extra = _rng_state(model)
-            save_checkpoint(
-                last_path, model, cfg, meta,
-                train_state={
-                    "optimizer": optimizer.state_dict(),
-                    "scheduler": _jsonable(scheduler.state_dict()),
-                    "rng": rng_tensors,
-                    "rng_extra": rng_extra,
-                    "epoch": epoch,
-                    "best_acc": best_acc,
-                    "best_epoch": best_epoch,
-                    "stale": stale,
-                },
-            )
+            save_checkpoint(last_path, model, cfg, meta, train_state=train_state(epoch, None))
         if t.patience > 0 and stale >= t.patience:
             _LOG.info("early stopping: no better val accuracy for %d epochs", stale)
             stop = True

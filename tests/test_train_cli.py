@@ -101,6 +101,55 @@ def test_resumed_run_matches_uninterrupted_run(tmp_path, fixture_data, tiny_cfg_
     assert [strip(r) for r in rows_a] == [strip(r) for r in rows_b]
 
 
+def test_run_killed_mid_epoch_resumes_to_the_uninterrupted_result(tmp_path, fixture_data,
+                                                                 tiny_cfg_path, monkeypatch):
+    """A resume point inside an epoch (sampler position, RNG, running sums) loses nothing."""
+    import sqsnet.train as train_mod
+
+    every = ("train.checkpoint_every=2",)
+    straight = _train_tiny(tiny_cfg_path, fixture_data, tmp_path / "a", epochs=2, extra=every)
+
+    real_save = train_mod.save_checkpoint
+
+    class Killed(Exception):
+        pass
+
+    def save_then_die(path, model, cfg, meta, train_state=None):
+        real_save(path, model, cfg, meta, train_state=train_state)
+        part = (train_state or {}).get("partial_epoch")
+        if part is not None and train_state["epoch"] == 0:  # 2 steps into the second epoch
+            raise Killed
+
+    monkeypatch.setattr(train_mod, "save_checkpoint", save_then_die)
+    with pytest.raises(Killed):
+        _train_tiny(tiny_cfg_path, fixture_data, tmp_path / "b", epochs=2, extra=every)
+    monkeypatch.setattr(train_mod, "save_checkpoint", real_save)
+    ckpt = load_checkpoint(tmp_path / "b" / "run" / "last.safetensors", with_train_state=True)
+    assert ckpt.train_state["partial_epoch"]["step"] == 2
+    assert len((tmp_path / "b" / "run" / "metrics.csv").read_text().splitlines()) == 2
+
+    resumed = _train_tiny(tiny_cfg_path, fixture_data, tmp_path / "b", epochs=2, resume=True,
+                          extra=every)
+    a = load_checkpoint(straight / "last.safetensors").model_state
+    b = load_checkpoint(resumed / "last.safetensors").model_state
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=0, msg=key)
+    strip = lambda row: row.split(",")[:12]  # noqa: E731
+    rows_a = (straight / "metrics.csv").read_text().splitlines()
+    rows_b = (resumed / "metrics.csv").read_text().splitlines()
+    assert [strip(r) for r in rows_a] == [strip(r) for r in rows_b]
+
+
+def test_worker_count_does_not_change_training(tmp_path, fixture_data, tiny_cfg_path):
+    """Augmentation is seeded per (seed, epoch, image), not per DataLoader worker."""
+    r0 = _train_tiny(tiny_cfg_path, fixture_data, tmp_path / "w0", epochs=2)
+    r2 = _train_tiny(tiny_cfg_path, fixture_data, tmp_path / "w2", epochs=2,
+                     extra=("data.num_workers=2",))
+    a = load_checkpoint(r0 / "last.safetensors").model_state
+    b = load_checkpoint(r2 / "last.safetensors").model_state
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
 def test_training_is_deterministic_under_a_seed(tmp_path, fixture_data, tiny_cfg_path):
     r1 = _train_tiny(tiny_cfg_path, fixture_data, tmp_path / "x", epochs=1)
     r2 = _train_tiny(tiny_cfg_path, fixture_data, tmp_path / "y", epochs=1)

@@ -34,7 +34,7 @@ from .labels import (
     dataset_classes,
     normalize_dataset_name,
 )
-from .sampling import ClassAwareBatchSampler, QuadDataset, StratifiedSubset
+from .sampling import ClassAwareBatchSampler, QuadDataset, SeededItems, StratifiedSubset
 from .transforms import (
     TTA_VIEW_NAMES,
     EnsureChannels,
@@ -75,6 +75,7 @@ __all__ = [
     # sampling
     "ClassAwareBatchSampler",
     "QuadDataset",
+    "SeededItems",
     "StratifiedSubset",
     # transforms
     "EnsureChannels",

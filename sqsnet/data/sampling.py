@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import logging
 import math
+import random
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -42,7 +43,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-__all__ = ["ClassAwareBatchSampler", "QuadDataset", "StratifiedSubset"]
+__all__ = ["ClassAwareBatchSampler", "QuadDataset", "SeededItems", "StratifiedSubset"]
 
 logger = logging.getLogger(__name__)
 
@@ -590,3 +591,59 @@ class StratifiedSubset(Dataset):
 
     def __getitem__(self, index: int) -> Any:
         return self.dataset[self.indices[index]]
+
+
+class SeededItems(Dataset):
+    """Makes each item's random augmentation a function of ``(seed, epoch, index)``.
+
+    Before ``dataset[index]`` the global torch, NumPy and Python RNGs are seeded from
+    ``(seed, epoch, index)``; afterwards the caller's RNG states are restored. So an item's
+    augmented image does not depend on which DataLoader worker loads it, on how many workers
+    there are, or on where in the epoch a run resumed, and loading in the main process
+    (``num_workers=0``) leaves the training RNG untouched. Call :meth:`set_epoch` every epoch
+    (it is forwarded to a wrapped :class:`QuadDataset`); with DataLoader workers use
+    non-persistent workers so the new epoch reaches them.
+
+    Args:
+        dataset: Any map-style dataset (``targets``/``classes`` are passed through).
+        seed: Base seed.
+    """
+
+    def __init__(self, dataset: Any, seed: int = 0) -> None:
+        self.dataset = dataset
+        self.seed = int(seed)
+        self.epoch = 0
+
+    @property
+    def targets(self) -> Any:
+        """The wrapped dataset's targets."""
+        return self.dataset.targets
+
+    @property
+    def classes(self) -> Any:
+        """The wrapped dataset's class names."""
+        return getattr(self.dataset, "classes", None)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the epoch (and forward it to the wrapped dataset when it has epochs)."""
+        self.epoch = int(epoch)
+        if hasattr(self.dataset, "set_epoch"):
+            self.dataset.set_epoch(self.epoch)
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> Any:
+        item_seed = int(_rng(self.seed, self.epoch, index).integers(1 << 62))
+        torch_state = torch.get_rng_state()
+        np_state = np.random.get_state()
+        py_state = random.getstate()
+        try:
+            torch.manual_seed(item_seed)
+            np.random.seed(item_seed % (1 << 32))
+            random.seed(item_seed)
+            return self.dataset[index]
+        finally:
+            torch.set_rng_state(torch_state)
+            np.random.set_state(np_state)
+            random.setstate(py_state)

@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from sqsnet.data.sampling import ClassAwareBatchSampler, QuadDataset
+from sqsnet.data.sampling import ClassAwareBatchSampler, QuadDataset, SeededItems
 
 # FERPlus-like imbalance, scaled down; class 7 has a single image (cannot be sampled)
 COUNTS = [300, 250, 110, 100, 70, 5, 18, 3, 1]
@@ -187,6 +187,46 @@ def test_quad_dataset_deterministic_per_epoch() -> None:
     assert [q.quad_indices(i) for i in range(30)] != e0
     with pytest.raises(ValueError, match="at least 3 classes"):
         QuadDataset(_Toy([0, 0, 1, 1]), negatives="distinct_classes")
+
+
+class _Noisy(_Toy):
+    """Item j is (a random draw from each global RNG, targets[j])."""
+
+    def __getitem__(self, j):
+        import random
+
+        draws = (float(torch.rand(())), float(np.random.rand()), random.random())
+        return draws, self.targets[j]
+
+
+def test_seeded_items_depend_on_seed_epoch_index_only() -> None:
+    targets = [0, 1, 2, 3] * 4
+    s = SeededItems(_Noisy(targets), seed=5)
+    assert s.targets == targets and s.classes == _Toy.classes and len(s) == 16
+    forward = [s[i][0] for i in range(16)]
+    torch.manual_seed(123)  # the caller's RNG state does not matter...
+    before = torch.get_rng_state()
+    backward = [s[i][0] for i in reversed(range(16))][::-1]
+    assert forward == backward  # ...nor does the order items are loaded in
+    assert torch.equal(torch.get_rng_state(), before)  # and it is left untouched
+    assert len(set(forward)) == 16
+    s.set_epoch(1)
+    assert all(s[i][0] != forward[i] for i in range(16))
+    assert SeededItems(_Noisy(targets), seed=6)[0][0] != forward[0]
+    # the same items through DataLoader workers (the epoch reaches fresh workers)
+    loader = DataLoader(s, batch_size=4, num_workers=2)
+    via_workers = [tuple(float(x) for x in row) for b in loader for row in zip(*b[0])]
+    s_epoch1 = [s[i][0] for i in range(16)]
+    np.testing.assert_array_equal(np.array(via_workers), np.array(s_epoch1))
+
+
+def test_seeded_items_forward_the_epoch_to_quads() -> None:
+    targets = [0] * 10 + [1] * 10 + [2] * 10
+    q = QuadDataset(_Toy(targets), seed=3)
+    s = SeededItems(q, seed=3)
+    e0 = [s[i][0] for i in range(30)]
+    s.set_epoch(1)
+    assert q.epoch == 1 and [s[i][0] for i in range(30)] != e0
 
 
 def test_stratified_subset_keeps_class_proportions() -> None:
