@@ -52,6 +52,7 @@ DESCRIPTIONS = {
     "no_swin": "w/o Swin (CNN only)",
     "four_pass": "SQS, paper's four-pass quads",
 }
+_METRIC_NAMES = {"val_accuracy": "accuracy", "val_macro_f1": "macro-F1"}
 METRICS = ("val_accuracy", "val_macro_f1", "val_balanced_accuracy", "images_per_s",
            "wall_time_s")
 
@@ -112,15 +113,26 @@ def collect_results(out_dir: str | Path, variants: Sequence[str] | None = None) 
                 entry[f"{metric}_summary"] = summarize_seeds(values)
         table[name] = entry
     results: dict[str, Any] = {"variants": table}
-    if "full" in table and "no_sqs" in table:
-        full = {r["seed"]: r["val_accuracy"] for r in table["full"]["runs"]}
-        base = {r["seed"]: r["val_accuracy"] for r in table["no_sqs"]["runs"]}
-        common = sorted(set(full) & set(base))
-        results["ttest_full_vs_no_sqs"] = {
-            **paired_ttest([full[s] for s in common], [base[s] for s in common]).as_dict(),
-            "seeds": common,
-            "metric": "val_accuracy",
-        }
+    # paired t-tests of full SQSNet against every other variant, on the seeds both have
+    ttests: dict[str, Any] = {}
+    if "full" in table:
+        for name in table:
+            if name == "full":
+                continue
+            for metric in ("val_accuracy", "val_macro_f1"):
+                full = {r["seed"]: r[metric] for r in table["full"]["runs"]}
+                other = {r["seed"]: r[metric] for r in table[name]["runs"]}
+                common = sorted(set(full) & set(other))
+                if not common:
+                    continue
+                ttests[f"full_vs_{name}/{metric}"] = {
+                    **paired_ttest([full[s] for s in common],
+                                   [other[s] for s in common]).as_dict(),
+                    "seeds": common, "metric": metric, "a": "full", "b": name,
+                }
+    results["ttests"] = ttests
+    if "full_vs_no_sqs/val_accuracy" in ttests:
+        results["ttest_full_vs_no_sqs"] = ttests["full_vs_no_sqs/val_accuracy"]
     return results
 
 
@@ -147,14 +159,22 @@ def results_markdown(results: dict[str, Any]) -> str:
             f"{_fmt(entry, 'val_balanced_accuracy')} | {_fmt(entry, 'images_per_s', 1, 0)} | "
             f"{_fmt(entry, 'wall_time_s', 1 / 60, 1)} |"
         )
-    tt = results.get("ttest_full_vs_no_sqs")
-    if tt:
-        lines.append("")
-        lines.append(
-            f"Paired t-test, full vs w/o SQS, val accuracy over seeds {tt['seeds']}: "
-            f"mean difference {tt['mean_diff'] * 100:+.2f} points, t = {tt['statistic']:.3f}, "
-            f"p = {tt['pvalue']:.3f}."
-        )
+    ttests = results.get("ttests")
+    if ttests is None and results.get("ttest_full_vs_no_sqs"):  # results of older versions
+        ttests = {"full_vs_no_sqs/val_accuracy": {**results["ttest_full_vs_no_sqs"],
+                                                  "b": "no_sqs"}}
+    if ttests:
+        lines += ["", "Paired t-tests, full SQSNet minus each variant on the same seeds "
+                      "(a positive difference: full is better):", "",
+                  "| full vs | metric | seeds | mean difference (points) | t | p |",
+                  "|---|---|---|---|---|---|"]
+        for tt in ttests.values():
+            desc = results["variants"].get(tt["b"], {}).get("description", tt["b"])
+            metric = _METRIC_NAMES.get(tt.get("metric", "val_accuracy"), tt.get("metric"))
+            lines.append(
+                f"| {desc} | {metric} | {len(tt['seeds'])} | {tt['mean_diff'] * 100:+.2f} | "
+                f"{tt['statistic']:.3g} | {tt['pvalue']:.2g} |"
+            )
     return "\n".join(lines) + "\n"
 
 

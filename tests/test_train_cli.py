@@ -354,6 +354,7 @@ def test_ablation_grid_on_a_fixture(tmp_path, fixture_data, tiny_cfg_path, caplo
         assert entry["seeds"] == [0] and len(entry["val_accuracy"]) == 1
     assert (out / "results.csv").read_text().count("\n") == 3
     assert "w/o SQS" in (out / "results.md").read_text()
+    assert results["ttests"]["full_vs_no_sqs/val_accuracy"]["seeds"] == [0]
     stamp = (out / "full-seed0" / "summary.json").stat().st_mtime
     caplog.clear()
     with caplog.at_level("INFO"):

@@ -1,0 +1,51 @@
+"""Collecting an ablation grid: per-variant summaries and the paired t-tests."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from sqsnet.ablation import collect_results, results_markdown
+
+
+def _fake_run(root: Path, name: str, acc: float, f1: float, rate: float) -> None:
+    run = root / name
+    run.mkdir(parents=True)
+    summary = {"best_epoch": 2, "total_wall_time_s": 120.0,
+               "val": {"accuracy": acc, "macro_f1": f1, "balanced_accuracy": f1}}
+    (run / "summary.json").write_text(json.dumps(summary))
+    (run / "metrics.csv").write_text(f"epoch,images_per_s\n1,{rate}\n2,{rate + 2}\n")
+
+
+def test_collect_results_with_hand_computed_ttests(tmp_path: Path) -> None:
+    accs = {"full": [0.70, 0.72, 0.71], "no_sqs": [0.68, 0.69, 0.70], "no_swin": [0.71, 0.74, 0.72]}
+    for variant, values in accs.items():
+        for seed, acc in enumerate(values):
+            _fake_run(tmp_path, f"{variant}-seed{seed}", acc, acc / 2, 100.0 + seed)
+    (tmp_path / "no_cnn-seed0").mkdir()  # unfinished: no summary.json, not counted
+    results = collect_results(tmp_path, ["full", "no_sqs", "no_cnn", "no_swin"])
+    assert list(results["variants"]) == ["full", "no_sqs", "no_swin"]
+    full = results["variants"]["full"]
+    assert full["seeds"] == [0, 1, 2] and full["images_per_s"] == [101.0, 102.0, 103.0]
+    assert full["val_accuracy_summary"]["mean"] == pytest.approx(0.71)
+    assert full["val_accuracy_summary"]["std"] == pytest.approx(0.01)  # sample std (ddof=1)
+
+    # differences full - no_sqs: 0.02, 0.03, 0.01 -> mean 0.02, sd 0.01, t = 0.02 / (0.01/sqrt 3)
+    tt = results["ttests"]["full_vs_no_sqs/val_accuracy"]
+    assert tt["mean_diff"] == pytest.approx(0.02)
+    assert tt["statistic"] == pytest.approx(2 * math.sqrt(3))
+    assert tt["pvalue"] == pytest.approx(0.0742, abs=5e-4)  # two-sided, 2 degrees of freedom
+    assert results["ttest_full_vs_no_sqs"] == tt
+    # full - no_swin: -0.01, -0.02, -0.01 -> full is worse, negative t
+    worse = results["ttests"]["full_vs_no_swin/val_accuracy"]
+    assert worse["mean_diff"] == pytest.approx(-0.04 / 3) and worse["statistic"] < 0
+    assert set(results["ttests"]) == {f"full_vs_{v}/{m}" for v in ("no_sqs", "no_swin")
+                                      for m in ("val_accuracy", "val_macro_f1")}
+
+    md = results_markdown(results)
+    assert "| SQSNet (in-batch quads) | 3 | 71.00 ± 1.00 |" in md
+    assert "| w/o SQS | accuracy | 3 | +2.00 | 3.46 | 0.074 |" in md
+    assert "| w/o Swin (CNN only) | macro-F1 | 3 |" in md
