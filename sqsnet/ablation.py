@@ -26,6 +26,7 @@ import csv
 import io
 import json
 import logging
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -171,9 +172,13 @@ def results_markdown(results: dict[str, Any]) -> str:
         for tt in ttests.values():
             desc = results["variants"].get(tt["b"], {}).get("description", tt["b"])
             metric = _METRIC_NAMES.get(tt.get("metric", "val_accuracy"), tt.get("metric"))
+            if tt["statistic"] is None or math.isnan(tt["statistic"]):  # one seed: no test
+                t_text, p_text = "-", "- (needs 2+ seeds)"
+            else:
+                t_text, p_text = f"{tt['statistic']:.3g}", f"{tt['pvalue']:.2g}"
             lines.append(
                 f"| {desc} | {metric} | {len(tt['seeds'])} | {tt['mean_diff'] * 100:+.2f} | "
-                f"{tt['statistic']:.3g} | {tt['pvalue']:.2g} |"
+                f"{t_text} | {p_text} |"
             )
     return "\n".join(lines) + "\n"
 
@@ -187,6 +192,17 @@ def _results_csv(results: dict[str, Any]) -> str:
         for run in entry["runs"]:
             writer.writerow({"variant": name, **{k: run.get(k) for k in fields[1:]}})
     return buf.getvalue()
+
+
+def _strict_json(obj: Any) -> Any:
+    """``obj`` with NaN/inf floats as ``None``, so results.json is standard JSON."""
+    if isinstance(obj, dict):
+        return {k: _strict_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_strict_json(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
 
 
 def run_ablation(
@@ -243,7 +259,7 @@ def run_ablation(
     results = collect_results(out, names)
     results["command_config"] = cfg.name
     markdown = results_markdown(results)
-    atomic_write_text(out / "results.json", json.dumps(results, indent=2))
+    atomic_write_text(out / "results.json", json.dumps(_strict_json(results), indent=2))
     atomic_write_text(out / "results.csv", _results_csv(results))
     atomic_write_text(out / "results.md", markdown)
     return AblationReport(out, results, markdown)

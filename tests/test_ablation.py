@@ -26,8 +26,9 @@ def test_collect_results_with_hand_computed_ttests(tmp_path: Path) -> None:
         for seed, acc in enumerate(values):
             _fake_run(tmp_path, f"{variant}-seed{seed}", acc, acc / 2, 100.0 + seed)
     (tmp_path / "no_cnn-seed0").mkdir()  # unfinished: no summary.json, not counted
-    results = collect_results(tmp_path, ["full", "no_sqs", "no_cnn", "no_swin"])
-    assert list(results["variants"]) == ["full", "no_sqs", "no_swin"]
+    _fake_run(tmp_path, "four_pass-seed0", 0.73, 0.40, 30.0)
+    results = collect_results(tmp_path, ["full", "no_sqs", "no_cnn", "no_swin", "four_pass"])
+    assert list(results["variants"]) == ["full", "no_sqs", "no_swin", "four_pass"]
     full = results["variants"]["full"]
     assert full["seeds"] == [0, 1, 2] and full["images_per_s"] == [101.0, 102.0, 103.0]
     assert full["val_accuracy_summary"]["mean"] == pytest.approx(0.71)
@@ -42,10 +43,27 @@ def test_collect_results_with_hand_computed_ttests(tmp_path: Path) -> None:
     # full - no_swin: -0.01, -0.02, -0.01 -> full is worse, negative t
     worse = results["ttests"]["full_vs_no_swin/val_accuracy"]
     assert worse["mean_diff"] == pytest.approx(-0.04 / 3) and worse["statistic"] < 0
-    assert set(results["ttests"]) == {f"full_vs_{v}/{m}" for v in ("no_sqs", "no_swin")
+    assert set(results["ttests"]) == {f"full_vs_{v}/{m}" for v in ("no_sqs", "no_swin", "four_pass")
                                       for m in ("val_accuracy", "val_macro_f1")}
+    single = results["ttests"]["full_vs_four_pass/val_accuracy"]  # one common seed: no test
+    assert single["seeds"] == [0] and math.isnan(single["pvalue"])
+    assert single["mean_diff"] == pytest.approx(-0.03)
 
     md = results_markdown(results)
     assert "| SQSNet (in-batch quads) | 3 | 71.00 ± 1.00 |" in md
     assert "| w/o SQS | accuracy | 3 | +2.00 | 3.46 | 0.074 |" in md
     assert "| w/o Swin (CNN only) | macro-F1 | 3 |" in md
+    assert "| SQS, paper's four-pass quads | accuracy | 1 | -3.00 | - | - (needs 2+ seeds) |" in md
+
+
+def test_committed_results_match_their_table_and_results_md() -> None:
+    """results/ablation holds the lab's grid; RESULTS.md must quote the same table."""
+    repo = Path(__file__).resolve().parents[1]
+    folder = repo / "results" / "ablation"
+    results = json.loads((folder / "results.json").read_text())
+    assert set(results["variants"]) == {"full", "no_sqs", "no_cnn", "no_swin", "four_pass"}
+    for name, entry in results["variants"].items():
+        assert entry["seeds"] == ([0] if name == "four_pass" else [0, 1, 2])
+    table = results_markdown(results)
+    assert table == (folder / "results.md").read_text()
+    assert table.strip() in (repo / "RESULTS.md").read_text()

@@ -348,8 +348,11 @@ def test_ablation_grid_on_a_fixture(tmp_path, fixture_data, tiny_cfg_path, caplo
             str(out), "--no-progress", "--set", "train.max_steps_per_epoch=2",
             "train.tta=false"]
     assert main(args) == 0
-    results = json.loads((out / "results.json").read_text())
+    text = (out / "results.json").read_text()
+    assert "NaN" not in text  # strict JSON: the one-seed t-test has null t and p
+    results = json.loads(text)
     assert set(results["variants"]) == {"full", "no_sqs"}
+    assert results["ttest_full_vs_no_sqs"]["pvalue"] is None
     for entry in results["variants"].values():
         assert entry["seeds"] == [0] and len(entry["val_accuracy"]) == 1
     assert (out / "results.csv").read_text().count("\n") == 3
