@@ -84,6 +84,24 @@ def _verdict(summary: dict, baselines: list[tuple[str, dict]] = ()) -> str:
     return text
 
 
+def _flatten(d: dict, prefix: str = "") -> dict[str, object]:
+    out: dict[str, object] = {}
+    for key, value in d.items():
+        if isinstance(value, dict) and key != "kwargs":
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def _config_diff(ref: dict, other: dict) -> list[str]:
+    """``key=value`` overrides that turn ``ref`` into ``other`` (keys ``ref`` predates and run names aside)."""
+    a, b = _flatten(ref), _flatten(other)
+    skip = {"train.run_name", "name"}
+    return [f"{k}={str(b[k]).lower() if isinstance(b[k], bool) else b[k]}"
+            for k in sorted(b) if k not in skip and k in a and a[k] != b[k]]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run", type=Path)
@@ -122,10 +140,16 @@ def main() -> None:
     )
     comparison = [_summary_row("this model (bundled)", run)]
     baselines: list[tuple[str, dict]] = []
+    how = []
     for item in args.baseline:
         name, _, path = item.partition("=")
         comparison.append(_summary_row(name, Path(path)))
-        baselines.append((name, json.loads((Path(path) / "summary.json").read_text())))
+        base = json.loads((Path(path) / "summary.json").read_text())
+        baselines.append((name, base))
+        changed = _config_diff(summary["config"], base["config"])
+        how.append(f"- *{name}*: `{Path(path).name}`, the same command with `--run-name "
+                   f"{Path(path).name} --set {' '.join(changed)}`.")
+    how_text = ("Comparison runs:\n" + "\n".join(how) + "\n") if how else ""
     card = f"""# SQSNet `default` model card
 
 The checkpoint `sqsnet/weights/default.safetensors` ({size_mb:.1f} MB), loaded by
@@ -162,6 +186,7 @@ wall time {_wall_minutes(run):.0f} minutes on {platform.machine()} with 2 CPU co
 |---|---|---|---|---|---|---|---|---|
 {chr(10).join(comparison)}
 
+{how_text}
 For scale: Microsoft's VGG13 from scratch reached 83.85% on the FERPlus *test* set; a plain
 1.2 M-parameter VGG-style CNN reached 86.4% on Valid in 35 minutes on this kind of machine
 (DESIGN.md §5). The project's target for this model is >= 88% on Valid.
