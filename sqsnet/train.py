@@ -258,14 +258,13 @@ def train(
     targets = list(train_set.targets)
     d = cfg.data
     if four_pass:
-        quad_set = QuadDataset(train_set, negatives=cfg.model.sqs.negatives, seed=t.seed)
+        loader_set: Dataset = QuadDataset(train_set, negatives=cfg.model.sqs.negatives,
+                                          seed=t.seed)
         batch_sampler = ClassAwareBatchSampler(
             targets, d.batch_size, min_per_class=1, balanced=d.sampler == "balanced",
             seed=t.seed, num_replicas=world, rank=rank,
         )
-        loader_set: Dataset = quad_set
     else:
-        quad_set = None
         # the same class-aware batches with or without SQS, so ablations differ only in
         # the model; "random" drops the >= 2 images per class guarantee
         min_per_class = 1 if d.sampler == "random" else 2
@@ -357,6 +356,16 @@ def train(
     tick = wall_start
     stop = False
 
+    def reduced(sums: dict[str, float], seen: int, excluded: int
+                ) -> tuple[dict[str, float], int, int]:
+        """The epoch's running sums added up over ranks (as they are on one process)."""
+        if world == 1:
+            return sums, seen, excluded
+        packed = torch.tensor([*sums.values(), seen, excluded], dtype=torch.float64, device=dev)
+        dist.all_reduce(packed)
+        values = packed.tolist()
+        return dict(zip(sums, values[:5])), int(values[5]), int(values[6])
+
     def train_state(epoch_done: int, partial_epoch: dict[str, Any] | None) -> dict[str, Any]:
         rng_tensors, rng_extra = _rng_state(model)
         return {
@@ -444,14 +453,7 @@ def train(
             if t.checkpoint_every > 0 and done % t.checkpoint_every == 0 and done < steps_per_epoch:
                 # a resume point inside the epoch: running sums are reduced over ranks
                 # and kept by rank 0, so the epoch's averages come out the same
-                part_sums, part_seen, part_excl = sums, seen, excluded
-                if world > 1:
-                    packed = torch.tensor([*sums.values(), seen, excluded],
-                                          dtype=torch.float64, device=dev)
-                    dist.all_reduce(packed)
-                    values = packed.tolist()
-                    part_sums = dict(zip(sums, values[:5]))
-                    part_seen, part_excl = int(values[5]), int(values[6])
+                part_sums, part_seen, part_excl = reduced(sums, seen, excluded)
                 if is_main:
                     meta = {**meta_base, "epoch": epoch, "epoch_step": done}
                     save_checkpoint(last_path, model, cfg, meta, train_state=train_state(
@@ -461,13 +463,7 @@ def train(
                     tick = time.time()
         bar.close()
         epoch_time = time.time() - t0
-        if world > 1:
-            packed = torch.tensor([*sums.values(), seen, excluded], dtype=torch.float64,
-                                  device=dev)
-            dist.all_reduce(packed)
-            values = packed.tolist()
-            sums = dict(zip(sums, values[:5]))
-            seen, excluded = int(values[5]), int(values[6])
+        sums, seen, excluded = reduced(sums, seen, excluded)
         val = _evaluate(model, val_loader, dev, class_names, world)
         improved = val["accuracy"] > best_acc
         if improved:
