@@ -6,6 +6,7 @@ from sqsnet.models.backbones import (
     UnknownModelError,
     create_backbone,
 )
+from sqsnet.models.fer_cnn import FerVGG
 from sqsnet.models.fusion import ConcatFusion, CrossAttentionFusion, Projection, create_fusion
 from sqsnet.models.heads import ClassifierHead
 from sqsnet.models.losses import classification_loss, distillation_loss
@@ -25,6 +26,7 @@ __all__ = [
     "PretrainedWeightsError",
     "UnknownModelError",
     "create_backbone",
+    "FerVGG",
     "ConcatFusion",
     "CrossAttentionFusion",
     "Projection",
