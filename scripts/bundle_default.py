@@ -10,7 +10,8 @@ Usage::
 
     python scripts/bundle_default.py runs/ferplus_cpu-seed0 \
         --command "sqsnet train --config configs/ferplus_cpu.yaml --data-root ../shared/data/ferplus" \
-        [--baseline "CNN only, no SQS=runs/baseline-seed0"]
+        [--baseline "CNN only, no SQS=runs/baseline-seed0"] [--shared "tests ran in epoch 1"] \
+        [--earlier "previous default=runs/old-seed0=COMMIT"]
 """
 
 from __future__ import annotations
@@ -72,6 +73,9 @@ def _verdict(summary: dict, baselines: list[tuple[str, dict]] = ()) -> str:
     if best < PLAIN_CNN:
         parts.append("and stays below the plain 1.2 M-parameter CNN's 86.4%: at this training "
                      "budget the hybrid does not yet earn its cost")
+    else:
+        parts.append(f"and is {(best - PLAIN_CNN) * 100:.1f} points above the plain "
+                     "1.2 M-parameter CNN's 86.4% (with flip TTA)")
     text = ", ".join(parts[:2]) + (" " + parts[2] if len(parts) > 2 else "") + "."
     for name, base in baselines:
         b_acc = base["val"]["accuracy"]
@@ -108,8 +112,14 @@ def main() -> None:
     parser.add_argument("--command", required=True, help="the exact training command")
     parser.add_argument("--baseline", action="append", default=[],
                         help="NAME=RUN_DIR of a comparison run (repeatable)")
+    parser.add_argument("--earlier", action="append", default=[],
+                        help="NAME=RUN_DIR=COMMIT of a run of the preset as it was at COMMIT, "
+                             "shown in the table for context (repeatable)")
+    parser.add_argument("--shared", default="",
+                        help="how other work shared the machine during the run, if it did")
     args = parser.parse_args()
     run: Path = args.run
+    shared = f" ({args.shared})" if args.shared else ""
     summary = json.loads((run / "summary.json").read_text())
 
     ckpt = load_checkpoint(run / "best.safetensors")
@@ -149,6 +159,16 @@ def main() -> None:
         changed = _config_diff(summary["config"], base["config"])
         how.append(f"- *{name}*: `{Path(path).name}`, the same command with `--run-name "
                    f"{Path(path).name} --set {' '.join(changed)}`.")
+    first_earlier: dict | None = None
+    for item in args.earlier:
+        name, path, commit = item.split("=", 2)
+        comparison.append(_summary_row(name, Path(path)))
+        config = json.loads((Path(path) / "summary.json").read_text())["config"]
+        first_earlier = first_earlier or config
+        changed = _config_diff(first_earlier, config)
+        extra = f" --set {' '.join(changed)}" if changed else ""
+        how.append(f"- *{name}*: `{Path(path).name}`, the same command with `--run-name "
+                   f"{Path(path).name}{extra}` and the preset as of commit `{commit}`.")
     how_text = ("Comparison runs:\n" + "\n".join(how) + "\n") if how else ""
     card = f"""# SQSNet `default` model card
 
@@ -178,8 +198,7 @@ validation figures, and validation also chose the epoch, so they are optimistic.
 {args.command}
 ```
 {len(rows)} epochs (schedule {cfg.train.epochs} epochs, best epoch {summary['best_epoch']}),
-wall time {_wall_minutes(run):.0f} minutes on {platform.machine()} with 2 CPU cores and no GPU
-(other work shared the machine during part of the run).
+wall time {_wall_minutes(run):.0f} minutes on {platform.machine()} with 2 CPU cores and no GPU{shared}.
 
 ## Results (FERPlus Valid, majority labels, 8 classes)
 | run | local / global / SQS | params | epochs | wall (min) | acc. (%) | acc. 5-view TTA (%) | macro-F1 (%) | balanced acc. (%) |

@@ -1,0 +1,44 @@
+"""The bundling script's verdict and comparison-command wording (it writes the model card)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+_PATH = Path(__file__).resolve().parents[1] / "scripts" / "bundle_default.py"
+_spec = importlib.util.spec_from_file_location("bundle_default", _PATH)
+bundle = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(bundle)
+
+
+def _summary(acc: float, tta: float) -> dict:
+    return {"val": {"accuracy": acc}, "val_tta": {"accuracy": tta}}
+
+
+@pytest.mark.parametrize("acc,tta,expected", [
+    (0.8374, 0.8458, "misses the 88% target by 3.4 points and stays below the plain"),
+    (0.8600, 0.8700, "misses the 88% target by 1.0 points and is 0.6 points above the plain"),
+    (0.8790, 0.8810, "meets the 88% target and is 1.7 points above the plain"),
+])
+def test_verdict_against_target_and_plain_cnn(acc: float, tta: float, expected: str) -> None:
+    assert expected in bundle._verdict(_summary(acc, tta))
+
+
+def test_verdict_against_a_lab_baseline() -> None:
+    text = bundle._verdict(_summary(0.87, 0.88), [("CNN only, no SQS", _summary(0.8650, 0.87))])
+    assert "*CNN only, no SQS* run on the same recipe (86.50%, 87.00% with TTA)" in text
+    assert "ahead by 0.50 points without TTA" in text
+    text = bundle._verdict(_summary(0.86, 0.87), [("b", _summary(0.8650, 0.87))])
+    assert "behind by 0.50 points" in text
+
+
+def test_config_diff_gives_the_set_overrides() -> None:
+    ref = {"name": "a", "model": {"use_sqs": True, "use_global": True, "img_size": 48,
+                                  "global_branch": {"kwargs": {"depths": [2, 2]}}},
+           "train": {"run_name": "x", "epochs": 25}}
+    other = {"name": "b", "model": {"use_sqs": False, "use_global": True, "img_size": 48,
+                                    "global_branch": {"kwargs": {"depths": [2, 2]}}},
+             "train": {"run_name": "y", "epochs": 30, "new_key": 1}}
+    assert bundle._config_diff(ref, other) == ["model.use_sqs=false", "train.epochs=30"]
