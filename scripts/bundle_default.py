@@ -99,11 +99,27 @@ def _flatten(d: dict, prefix: str = "") -> dict[str, object]:
 
 
 def _config_diff(ref: dict, other: dict) -> list[str]:
-    """``key=value`` overrides that turn ``ref`` into ``other`` (keys ``ref`` predates and run names aside)."""
+    """``key=value`` overrides that turn ``ref`` into ``other``.
+
+    Keys that ``ref`` predates and run names are left out.
+    """
     a, b = _flatten(ref), _flatten(other)
     skip = {"train.run_name", "name"}
     return [f"{k}={str(b[k]).lower() if isinstance(b[k], bool) else b[k]}"
             for k in sorted(b) if k not in skip and k in a and a[k] != b[k]]
+
+
+def _comparison(name: str, run: Path, ref_config: dict, rows: list[str], how: list[str],
+                commit: str | None = None) -> dict:
+    """Add ``run``'s table row and the command that made it (from ``ref_config``'s); its summary."""
+    summary = json.loads((run / "summary.json").read_text())
+    rows.append(_summary_row(name, run))
+    changed = _config_diff(ref_config, summary["config"])
+    extra = f" --set {' '.join(changed)}" if changed else ""
+    preset = f" and the preset as of commit `{commit}`" if commit else ""
+    how.append(f"- *{name}*: `{run.name}`, the same command with `--run-name {run.name}{extra}`"
+               f"{preset}.")
+    return summary
 
 
 def main() -> None:
@@ -153,22 +169,14 @@ def main() -> None:
     how = []
     for item in args.baseline:
         name, _, path = item.partition("=")
-        comparison.append(_summary_row(name, Path(path)))
-        base = json.loads((Path(path) / "summary.json").read_text())
+        base = _comparison(name, Path(path), summary["config"], comparison, how)
         baselines.append((name, base))
-        changed = _config_diff(summary["config"], base["config"])
-        how.append(f"- *{name}*: `{Path(path).name}`, the same command with `--run-name "
-                   f"{Path(path).name} --set {' '.join(changed)}`.")
     first_earlier: dict | None = None
     for item in args.earlier:
         name, path, commit = item.split("=", 2)
-        comparison.append(_summary_row(name, Path(path)))
         config = json.loads((Path(path) / "summary.json").read_text())["config"]
         first_earlier = first_earlier or config
-        changed = _config_diff(first_earlier, config)
-        extra = f" --set {' '.join(changed)}" if changed else ""
-        how.append(f"- *{name}*: `{Path(path).name}`, the same command with `--run-name "
-                   f"{Path(path).name}{extra}` and the preset as of commit `{commit}`.")
+        _comparison(name, Path(path), first_earlier, comparison, how, commit)
     how_text = ("Comparison runs:\n" + "\n".join(how) + "\n") if how else ""
     card = f"""# SQSNet `default` model card
 

@@ -30,7 +30,6 @@ import torch
 from torch import nn
 
 from sqsnet.config import BranchConfig
-from sqsnet.models import fer_cnn  # noqa: F401  (registers the fer_vgg_* models with timm)
 
 __all__ = ["Backbone", "PretrainedWeightsError", "UnknownModelError", "create_backbone"]
 

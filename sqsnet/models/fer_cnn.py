@@ -65,7 +65,6 @@ class FerVGG(nn.Module):
             )
         self.num_classes = num_classes
         self.drop_rate = drop_rate
-        self.grad_checkpointing = False
         stages: list[nn.Module] = []
         self.feature_info: list[dict[str, Any]] = []
         prev = in_chans
