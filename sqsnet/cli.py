@@ -208,14 +208,19 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
 
 def _cmd_profile(args: argparse.Namespace) -> int:
+    import torch
+
     from sqsnet.models import SQSNet
     from sqsnet.profiling import profile_model
+    from sqsnet.train import autocast_dtype
 
     cfg = _load_cfg(args)
     model = SQSNet(cfg.model)
     result = profile_model(model, train_batch=args.train_batch,
                            latency_batches=tuple(args.latency_batches),
-                           train_steps=args.steps, device=args.device)
+                           train_steps=args.steps, device=args.device,
+                           autocast_dtype=autocast_dtype(cfg.train, torch.device(args.device).type),
+                           channels_last=cfg.train.channels_last)
     result["config"] = cfg.name
     print(f"config {cfg.name}: {cfg.model.local_branch.name if cfg.model.use_local else '-'} + "
           f"{cfg.model.global_branch.name if cfg.model.use_global else '-'} @ "
@@ -226,8 +231,9 @@ def _cmd_profile(args: argparse.Namespace) -> int:
         print(f"  latency b={b:<4}  {result[f'latency_ms_b{b}']:.1f} ms ({args.device}, "
               f"{result['threads']} threads)")
     if "train_images_per_s" in result:
+        layout = ", channels_last" if result["train_channels_last"] else ""
         print(f"  training        {result['train_images_per_s']:.1f} images/s at batch "
-              f"{args.train_batch}")
+              f"{args.train_batch} ({result['train_precision']}{layout}, as train.* sets)")
     print(json.dumps(result))
     if args.json_out:
         from sqsnet.checkpoint import atomic_write_text

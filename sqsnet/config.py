@@ -217,7 +217,10 @@ class TrainConfig:
         eta_min: Minimum learning rate.
         warmup_epochs: Linear warm-up before the cosine schedule (0 = none).
         grad_clip: Max gradient norm (``None`` = no clipping).
-        amp: Mixed precision on CUDA (ignored on CPU).
+        amp: Mixed precision on CUDA (float16 with loss scaling; ignored on CPU).
+        amp_cpu: bfloat16 autocast on CPU. About 2x faster training on CPUs with AMX or
+            AVX512-BF16 (off by default: slower where the CPU lacks them); validation and
+            inference stay float32.
         patience: Early stopping after this many epochs without a better val accuracy
             (0 = never).
         seed: Global seed.
@@ -240,6 +243,7 @@ class TrainConfig:
     warmup_epochs: float = 0.0
     grad_clip: float | None = None
     amp: bool = True
+    amp_cpu: bool = False
     patience: int = 10
     seed: int = 0
     out_dir: str = "runs"

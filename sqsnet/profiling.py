@@ -8,6 +8,7 @@ random images with a class-aware label pattern, so SQS is exercised as in real t
 
 from __future__ import annotations
 
+import contextlib
 import statistics
 import time
 from typing import Any
@@ -67,19 +68,29 @@ def quad_friendly_labels(batch_size: int, num_classes: int) -> torch.Tensor:
 
 def measure_train_throughput(
     model: SQSNet, img_size: int, batch_size: int = 32, steps: int = 3, warmup: int = 1,
-    device: str = "cpu",
+    device: str = "cpu", autocast_dtype: torch.dtype | None = None, channels_last: bool = False,
 ) -> float:
-    """Training images per second (forward + backward + AdamW) of the training call."""
+    """Training images per second (forward + backward + AdamW) of the training call.
+
+    ``autocast_dtype`` and ``channels_last`` time the steps as the trainer runs them
+    (:func:`sqsnet.train.autocast_dtype` gives the former for a config).
+    """
     model.train().to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
     x = torch.randn(batch_size, 3, img_size, img_size, device=device)
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+    device_type = torch.device(device).type
     y = quad_friendly_labels(batch_size, model.num_classes).to(device)
     elapsed = 0.0
     for i in range(warmup + steps):
         if device.startswith("cuda"):
             torch.cuda.synchronize()
         start = time.perf_counter()
-        out = model.forward_train(x, y)
+        with (torch.autocast(device_type, dtype=autocast_dtype) if autocast_dtype
+              else contextlib.nullcontext()):
+            out = model.forward_train(x, y)
         opt.zero_grad(set_to_none=True)
         out.losses["total"].backward()
         opt.step()
@@ -92,9 +103,14 @@ def measure_train_throughput(
 
 def profile_model(
     model: SQSNet, train_batch: int = 32, latency_batches: tuple[int, ...] = (1, 32),
-    train_steps: int = 3, device: str = "cpu",
+    train_steps: int = 3, device: str = "cpu", autocast_dtype: torch.dtype | None = None,
+    channels_last: bool = False,
 ) -> dict[str, Any]:
-    """All of the above for one model, as a JSON-friendly dict."""
+    """All of the above for one model, as a JSON-friendly dict.
+
+    Latency is measured in float32; ``autocast_dtype`` and ``channels_last`` apply to the
+    training throughput (see :func:`measure_train_throughput`).
+    """
     size = model.cfg.img_size
     result: dict[str, Any] = {
         "params_m": count_parameters(model) / 1e6,
@@ -108,7 +124,10 @@ def profile_model(
         result[f"latency_ms_b{b}"] = 1000 * measure_latency(model, size, b, device=device)
     if train_batch > 0:
         result["train_images_per_s"] = measure_train_throughput(
-            model, size, train_batch, steps=train_steps, device=device
+            model, size, train_batch, steps=train_steps, device=device,
+            autocast_dtype=autocast_dtype, channels_last=channels_last,
         )
         result["train_batch"] = train_batch
+        result["train_precision"] = str(autocast_dtype or torch.float32).removeprefix("torch.")
+        result["train_channels_last"] = channels_last
     return result

@@ -27,6 +27,7 @@ import math
 import os
 import random
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,11 +40,12 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from sqsnet.checkpoint import atomic_write_text, load_checkpoint, save_checkpoint
-from sqsnet.config import Config, config_to_dict, save_config
+from sqsnet.config import Config, TrainConfig, config_to_dict, save_config
 from sqsnet.evaluate import compute_metrics, predict_loader
 from sqsnet.models import SQSNet
 
-__all__ = ["train", "TrainingDivergedError", "RunResult", "seed_everything", "build_datasets"]
+__all__ = ["train", "TrainingDivergedError", "RunResult", "seed_everything", "build_datasets",
+           "autocast_dtype"]
 
 _LOG = logging.getLogger(__name__)
 
@@ -152,6 +154,23 @@ def build_datasets(
     if d.train_fraction < 1.0:
         train_set = StratifiedSubset(train_set, d.train_fraction, seed=cfg.train.seed)
     return train_set, val_set
+
+
+def autocast_dtype(t: TrainConfig, device_type: str) -> torch.dtype | None:
+    """The autocast precision of training steps on ``device_type`` (None = float32).
+
+    ``train.amp`` gives float16 on CUDA; ``train.amp_cpu`` gives bfloat16 on CPU (with a
+    warning where the CPU has no native bfloat16, which makes it slower than float32).
+    """
+    if device_type == "cuda" and t.amp:
+        return torch.float16
+    if device_type == "cpu" and t.amp_cpu:
+        if not (torch.backends.mkldnn.is_available()
+                and torch.ops.mkldnn._is_mkldnn_bf16_supported()):
+            _LOG.warning("train.amp_cpu: this CPU has no native bfloat16 support; bfloat16 "
+                         "autocast will be slower than float32 here.")
+        return torch.bfloat16
+    return None
 
 
 def _dist_info() -> tuple[int, int, int]:
@@ -309,8 +328,10 @@ def train(
          {"params": no_decay, "weight_decay": 0.0}], lr=t.lr,
     )
     scheduler = _make_scheduler(optimizer, cfg, steps_per_epoch)
-    use_amp = bool(t.amp and dev.type == "cuda")
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    amp_dtype = autocast_dtype(t, dev.type)
+    use_amp = amp_dtype is not None
+    # float16 needs loss scaling; bfloat16 has float32's range and does not
+    scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
 
     step_module: nn.Module = _TrainStep(model)
     if world > 1:
@@ -424,7 +445,7 @@ def train(
                     x = x.contiguous(memory_format=torch.channels_last)
                 inputs = (x, target, hard)
                 n_img = x.shape[0]
-            with torch.autocast(dev.type, enabled=use_amp, dtype=torch.float16):
+            with torch.autocast(dev.type, dtype=amp_dtype) if use_amp else nullcontext():
                 out = step_module(inputs, four_pass)
             loss = out.losses["total"]
             if not torch.isfinite(loss):

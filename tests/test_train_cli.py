@@ -158,6 +158,22 @@ def test_training_is_deterministic_under_a_seed(tmp_path, fixture_data, tiny_cfg
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_bfloat16_training_on_cpu_is_deterministic_and_takes_effect(tmp_path, fixture_data,
+                                                                   tiny_cfg_path):
+    bf16 = ("train.amp_cpu=true", "train.channels_last=true")
+    r1 = _train_tiny(tiny_cfg_path, fixture_data, tmp_path / "b1", epochs=1, extra=bf16)
+    r2 = _train_tiny(tiny_cfg_path, fixture_data, tmp_path / "b2", epochs=1, extra=bf16)
+    r32 = _train_tiny(tiny_cfg_path, fixture_data, tmp_path / "f32", epochs=1,
+                      extra=("train.channels_last=true",))
+    a = load_checkpoint(r1 / "last.safetensors").model_state
+    b = load_checkpoint(r2 / "last.safetensors").model_state
+    c = load_checkpoint(r32 / "last.safetensors").model_state
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert all(a[k].dtype == c[k].dtype for k in a)  # weights stay float32
+    assert all(torch.isfinite(a[k]).all() for k in a if a[k].is_floating_point())
+    assert any(not torch.equal(a[k], c[k]) for k in a)  # bfloat16 steps differ from float32
+
+
 def test_four_pass_and_ablation_variants_train(tmp_path, fixture_data, tiny_cfg_path):
     for i, extra in enumerate((("model.sqs.quads=dataset",), ("model.use_sqs=false",),
                                ("model.use_local=false",), ("model.use_global=false",))):
