@@ -25,7 +25,7 @@ from sqsnet.config import load_config
 from sqsnet.data import ClassAwareBatchSampler
 from sqsnet.models import SQSNet
 from sqsnet.profiling import measure_train_throughput
-from sqsnet.train import build_datasets
+from sqsnet.train import autocast_dtype, build_datasets
 
 
 def loader_rate(loader: DataLoader, batches: int) -> float:
@@ -63,8 +63,10 @@ def main() -> None:
 
     cfg.model.num_classes = len(train_set.classes)
     model = SQSNet(cfg.model)
+    precision = autocast_dtype(cfg.train, "cpu")  # time the step as training runs it
     train_rate = measure_train_throughput(model, cfg.model.img_size, cfg.data.batch_size,
-                                          steps=args.train_steps)
+                                          steps=args.train_steps, autocast_dtype=precision,
+                                          channels_last=cfg.train.channels_last)
     result = {
         "config": args.config,
         "workers": args.workers,
@@ -73,6 +75,7 @@ def main() -> None:
         "dataset_build_s": build_s,
         "loader_images_per_s": data_rate,
         "model_train_images_per_s": train_rate,
+        "model_train_precision": str(precision or torch.float32).removeprefix("torch."),
         "ratio_loader_over_train": data_rate / train_rate,
         "threads": torch.get_num_threads(),
         "machine": platform.machine(),

@@ -68,8 +68,13 @@ def _verdict(summary: dict, baselines: list[tuple[str, dict]] = ()) -> str:
     tta = summary.get("val_tta", {}).get("accuracy", acc)
     best = max(acc, tta)
     parts = [f"{acc * 100:.2f}% ({tta * 100:.2f}% with TTA) on Valid"]
-    parts.append("meets the 88% target" if best >= TARGET else
-                 f"misses the 88% target by {(TARGET - best) * 100:.1f} points")
+    if acc >= TARGET:
+        parts.append("meets the 88% target")
+    elif best >= TARGET:
+        parts.append(f"meets the 88% target with TTA only ({(TARGET - acc) * 100:.1f} points "
+                     "short without it)")
+    else:
+        parts.append(f"misses the 88% target by {(TARGET - best) * 100:.1f} points")
     if best < PLAIN_CNN:
         parts.append("and stays below the plain 1.2 M-parameter CNN's 86.4%: at this training "
                      "budget the hybrid does not yet earn its cost")
@@ -80,10 +85,11 @@ def _verdict(summary: dict, baselines: list[tuple[str, dict]] = ()) -> str:
     for name, base in baselines:
         b_acc = base["val"]["accuracy"]
         b_tta = base.get("val_tta", {}).get("accuracy", b_acc)
-        diff = (acc - b_acc) * 100
+        diff, diff_tta = (acc - b_acc) * 100, (tta - b_tta) * 100
         text += (f" Against the lab's own *{name}* run on the same recipe "
                  f"({b_acc * 100:.2f}%, {b_tta * 100:.2f}% with TTA), the bundled model is "
                  f"{'ahead' if diff > 0 else 'behind'} by {abs(diff):.2f} points without TTA"
+                 f" and {'ahead' if diff_tta > 0 else 'behind'} by {abs(diff_tta):.2f} with it"
                  f" (one seed each, so a small difference is not evidence).")
     return text
 
