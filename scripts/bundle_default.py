@@ -11,7 +11,10 @@ Usage::
     python scripts/bundle_default.py runs/ferplus_cpu-seed0 \
         --command "sqsnet train --config configs/ferplus_cpu.yaml --data-root ../shared/data/ferplus" \
         [--baseline "CNN only, no SQS=runs/baseline-seed0"] [--shared "tests ran in epoch 1"] \
-        [--earlier "previous default=runs/old-seed0=COMMIT"]
+        [--earlier "previous default=runs/old-seed0=COMMIT"] [--data-root ../shared/data/ferplus]
+
+With ``--data-root`` each baseline's best checkpoint and the bundled one are also scored on
+the validation split image by image, and the verdict gives McNemar's exact test between them.
 """
 
 from __future__ import annotations
@@ -22,9 +25,12 @@ import json
 import platform
 from pathlib import Path
 
+import numpy as np
 import torch
+from torch.utils.data import DataLoader
 
-from sqsnet.checkpoint import atomic_write_text, load_checkpoint, save_checkpoint
+from sqsnet.checkpoint import atomic_write_text, load_checkpoint, load_model, save_checkpoint
+from sqsnet.evaluate import McNemarResult, mcnemar_test, predict_loader
 from sqsnet.models import SQSNet
 
 REPO = Path(__file__).resolve().parents[1]
@@ -63,7 +69,35 @@ TARGET = 0.88
 PLAIN_CNN = 0.864
 
 
-def _verdict(summary: dict, baselines: list[tuple[str, dict]] = ()) -> str:
+def _valid_correct(run: Path, data_root: str, tta: bool) -> np.ndarray:
+    """Per-image correctness of ``run``'s best checkpoint on its validation split, ``[N]``."""
+    from sqsnet.data import build_dataset, build_eval_transform
+
+    model = load_model(run / "best.safetensors")
+    data = load_checkpoint(run / "best.safetensors").config.data
+    dataset = build_dataset(data.dataset, data_root, data.val_split,
+                            transform=build_eval_transform(model.cfg.img_size))
+    if list(dataset.classes) != list(model.class_names):
+        raise SystemExit(f"{run}: model classes {model.class_names} differ from the "
+                         f"{data.dataset} classes {dataset.classes}")
+    probs, targets = predict_loader(model, DataLoader(dataset, batch_size=256), tta=tta)
+    correct = probs.argmax(1) == targets
+    key = "val_tta" if tta else "val"
+    recorded = json.loads((run / "summary.json").read_text())[key]["accuracy"]
+    if abs(correct.mean() - recorded) * len(correct) > 1.5:  # one borderline image may flip
+        raise SystemExit(f"{run}: re-scored {key} accuracy {correct.mean():.4f} does not match "
+                         f"the recorded {recorded:.4f}; is {data_root} the data it was trained on?")
+    return correct
+
+
+def _mcnemar_text(result: McNemarResult, tta: bool) -> str:
+    return (f"McNemar's exact test on the same {result.n:,} Valid images"
+            f"{' with TTA' if tta else ''}: p = {result.pvalue:.3g} ({result.a_only} images "
+            f"only the bundled model gets right, {result.b_only} only the baseline)")
+
+
+def _verdict(summary: dict, baselines: list[tuple[str, dict]] = (),
+             tests: dict[str, list[str]] | None = None) -> str:
     acc = summary["val"]["accuracy"]
     tta = summary.get("val_tta", {}).get("accuracy", acc)
     best = max(acc, tta)
@@ -91,6 +125,9 @@ def _verdict(summary: dict, baselines: list[tuple[str, dict]] = ()) -> str:
                  f"{'ahead' if diff > 0 else 'behind'} by {abs(diff):.2f} points without TTA"
                  f" and {'ahead' if diff_tta > 0 else 'behind'} by {abs(diff_tta):.2f} with it"
                  f" (one seed each, so a small difference is not evidence).")
+        if tests and tests.get(name):
+            text += (" " + "; ".join(tests[name]) + ". The test compares these two trained "
+                     "models on Valid, not the two recipes: that takes several seeds.")
     return text
 
 
@@ -139,6 +176,9 @@ def main() -> None:
                              "shown in the table for context (repeatable)")
     parser.add_argument("--shared", default="",
                         help="how other work shared the machine during the run, if it did")
+    parser.add_argument("--data-root", default=None,
+                        help="the training data: re-score the bundled and baseline checkpoints "
+                             "on Valid and add McNemar's test to the verdict")
     args = parser.parse_args()
     run: Path = args.run
     shared = f" ({args.shared})" if args.shared else ""
@@ -172,11 +212,18 @@ def main() -> None:
     )
     comparison = [_summary_row("this model (bundled)", run)]
     baselines: list[tuple[str, dict]] = []
+    tests: dict[str, list[str]] = {}
     how = []
     for item in args.baseline:
         name, _, path = item.partition("=")
         base = _comparison(name, Path(path), summary["config"], comparison, how)
         baselines.append((name, base))
+        if args.data_root:
+            tests[name] = [
+                _mcnemar_text(mcnemar_test(_valid_correct(run, args.data_root, tta),
+                                           _valid_correct(Path(path), args.data_root, tta)), tta)
+                for tta in (False, True)
+            ]
     first_earlier: dict | None = None
     for item in args.earlier:
         name, path, commit = item.split("=", 2)
@@ -224,7 +271,7 @@ For scale: Microsoft's VGG13 from scratch reached 83.85% on the FERPlus *test* s
 1.2 M-parameter VGG-style CNN reached 86.4% on Valid in 35 minutes on this kind of machine
 (DESIGN.md §5). The project's target for this model is >= 88% on Valid.
 
-**Verdict:** {_verdict(summary, baselines)}
+**Verdict:** {_verdict(summary, baselines, tests)}
 
 Per class (best checkpoint, no TTA):
 
@@ -245,7 +292,7 @@ Training curve (`docs/default_model_curve.png`):
 - Disgust (116 training images) and contempt (120) are rare: their recall is low.
 - FER labels are culturally loaded judgements of *displayed* expression, not of felt
   emotion; do not use the model to make decisions about people.
-- Torch {torch.__version__}; CPU inference at 64 px takes a few milliseconds per face.
+- Torch {torch.__version__}; CPU inference at {cfg.model.img_size} px takes a few milliseconds per face.
 """
     atomic_write_text(WEIGHTS / "MODEL_CARD.md", card)
     print(f"bundled {run} -> {target} ({size_mb:.1f} MB); card and curve written")

@@ -31,6 +31,8 @@ __all__ = [
     "summarize_seeds",
     "paired_ttest",
     "TTestResult",
+    "McNemarResult",
+    "mcnemar_test",
     "evaluate_dataset",
 ]
 
@@ -187,6 +189,52 @@ def paired_ttest(a: Sequence[float], b: Sequence[float]) -> TTestResult:
     res = stats.ttest_rel(a_arr, b_arr)
     return TTestResult(float(res.statistic), float(res.pvalue), float(diff.mean()),
                        int(a_arr.size))
+
+
+@dataclass
+class McNemarResult:
+    """Exact McNemar test of two models scored on the same samples."""
+
+    a_only: int
+    b_only: int
+    pvalue: float
+    accuracy_diff: float
+    n: int
+
+    def as_dict(self) -> dict[str, float]:
+        """JSON-friendly form."""
+        return {"a_only": self.a_only, "b_only": self.b_only, "pvalue": self.pvalue,
+                "accuracy_diff": self.accuracy_diff, "n": self.n}
+
+
+def mcnemar_test(correct_a: Sequence[bool] | np.ndarray,
+                 correct_b: Sequence[bool] | np.ndarray) -> McNemarResult:
+    """Exact (binomial) McNemar test: do two trained models differ on one test set?
+
+    Only the discordant samples count: under the null hypothesis each is equally likely to
+    be one that only A gets right or one that only B gets right. This compares two fixed
+    models on these samples; it says nothing about how a retrained model (another seed)
+    would do, for which :func:`paired_ttest` over seeds is the test.
+
+    Args:
+        correct_a: Per-sample correctness of model A, ``[N]`` booleans.
+        correct_b: The same for model B on the same samples in the same order.
+
+    Returns:
+        :class:`McNemarResult` (two-sided p; 1.0 when no sample is discordant).
+
+    Raises:
+        ValueError: If the two vectors differ in length or are empty.
+    """
+    a = np.asarray(correct_a, dtype=bool)
+    b = np.asarray(correct_b, dtype=bool)
+    if a.shape != b.shape or a.ndim != 1 or a.size == 0:
+        raise ValueError(f"mcnemar_test: need two equal-length 1-D correctness vectors, got "
+                         f"shapes {a.shape} and {b.shape}")
+    a_only, b_only = int((a & ~b).sum()), int((~a & b).sum())
+    discordant = a_only + b_only
+    pvalue = 1.0 if discordant == 0 else float(stats.binomtest(a_only, discordant, 0.5).pvalue)
+    return McNemarResult(a_only, b_only, pvalue, float(a.mean() - b.mean()), int(a.size))
 
 
 def evaluate_dataset(

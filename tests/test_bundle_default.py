@@ -36,6 +36,19 @@ def test_verdict_against_a_lab_baseline() -> None:
     assert "behind by 0.50 points" in text
 
 
+def test_verdict_carries_mcnemar_against_a_baseline() -> None:
+    from sqsnet.evaluate import mcnemar_test
+
+    result = mcnemar_test([True] * 8 + [False] * 2, [False] * 8 + [True] * 2)
+    line = bundle._mcnemar_text(result, tta=True)
+    assert line == ("McNemar's exact test on the same 10 Valid images with TTA: p = 0.109 "
+                    "(8 images only the bundled model gets right, 2 only the baseline)")
+    text = bundle._verdict(_summary(0.87, 0.88), [("b", _summary(0.8650, 0.87))],
+                           {"b": [line]})
+    assert text.endswith(line + ". The test compares these two trained models on Valid, not "
+                         "the two recipes: that takes several seeds.")
+
+
 def test_config_diff_gives_the_set_overrides() -> None:
     ref = {"name": "a", "model": {"use_sqs": True, "use_global": True, "img_size": 48,
                                   "global_branch": {"kwargs": {"depths": [2, 2]}}},

@@ -9,7 +9,8 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from sqsnet.evaluate import compute_metrics, paired_ttest, predict_loader, summarize_seeds
+from sqsnet.evaluate import (compute_metrics, mcnemar_test, paired_ttest, predict_loader,
+                             summarize_seeds)
 from sqsnet.models import SQSNet
 from tests.helpers import tiny_model_config
 
@@ -35,6 +36,21 @@ def test_metrics_score_only_present_classes_in_macro_averages() -> None:
     assert m["macro_f1"] == 1.0 and m["balanced_accuracy"] == 1.0
     with pytest.raises(ValueError, match="no samples"):
         compute_metrics([], [], ["a"])
+
+
+def test_mcnemar_exact_hand_computed() -> None:
+    # 8 samples only A gets right, 2 only B, 5 both, 3 neither
+    a = [True] * 8 + [False] * 2 + [True] * 5 + [False] * 3
+    b = [False] * 8 + [True] * 2 + [True] * 5 + [False] * 3
+    res = mcnemar_test(a, b)
+    assert (res.a_only, res.b_only, res.n) == (8, 2, 18)
+    # two-sided exact binomial: 2 * P(X <= 2 | 10, 1/2) = 2 * (1 + 10 + 45) / 1024
+    assert res.pvalue == pytest.approx(112 / 1024)
+    assert res.accuracy_diff == pytest.approx((13 - 7) / 18)
+    assert mcnemar_test(b, a).pvalue == pytest.approx(res.pvalue)
+    assert mcnemar_test(a, a).pvalue == 1.0
+    with pytest.raises(ValueError, match="equal-length"):
+        mcnemar_test(a, b[:-1])
 
 
 def test_paired_ttest_hand_computed() -> None:
