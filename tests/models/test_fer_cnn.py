@@ -65,4 +65,6 @@ def test_ferplus_cpu_preset_grids_and_gradcam_layer_fires() -> None:
     with torch.no_grad():
         assert model.eval()(torch.randn(2, 3, 48, 48)).shape == (2, 8)
     handle.remove()
-    assert seen == [torch.Size([2, 256, 6, 6])]
+    # the CNN's last stage: 512 channels of fer_vgg_m on the 6 x 6 grid
+    assert model.local_branch.out_channels == 512
+    assert seen == [torch.Size([2, 512, 6, 6])]
