@@ -213,6 +213,9 @@ def main() -> None:
     comparison = [_summary_row("this model (bundled)", run)]
     baselines: list[tuple[str, dict]] = []
     tests: dict[str, list[str]] = {}
+    # the bundled model's per-image correctness, scored once for all baselines
+    own_correct = ({tta: _valid_correct(run, args.data_root, tta) for tta in (False, True)}
+                   if args.data_root and args.baseline else {})
     how = []
     for item in args.baseline:
         name, _, path = item.partition("=")
@@ -220,7 +223,7 @@ def main() -> None:
         baselines.append((name, base))
         if args.data_root:
             tests[name] = [
-                _mcnemar_text(mcnemar_test(_valid_correct(run, args.data_root, tta),
+                _mcnemar_text(mcnemar_test(own_correct[tta],
                                            _valid_correct(Path(path), args.data_root, tta)), tta)
                 for tta in (False, True)
             ]
