@@ -57,3 +57,31 @@ def test_config_diff_gives_the_set_overrides() -> None:
                                     "global_branch": {"kwargs": {"depths": [2, 2]}}},
              "train": {"run_name": "y", "epochs": 30, "new_key": 1}}
     assert bundle._config_diff(ref, other) == ["model.use_sqs=false", "train.epochs=30"]
+
+
+def _seed(seed: int, acc: float, tta: float) -> dict[str, float]:
+    return {"seed": seed, "accuracy": acc, "tta": tta, "macro_f1": 70.0, "wall": 60.0}
+
+
+def test_seed_section_gives_mean_std_and_a_paired_ttest() -> None:
+    hybrid = [_seed(0, 87.56, 88.44), _seed(1, 88.00, 88.50)]
+    cnn = [_seed(1, 87.00, 88.50), _seed(0, 86.96, 87.90)]  # order must not matter
+    table, verdict = bundle._seed_section([("SQSNet", hybrid), ("CNN only", cnn)])
+    # mean of 87.56 and 88.00 is 87.78; their sample std is 0.44 / sqrt(2) = 0.311
+    assert "| SQSNet | 0, 1 | 87.78 ± 0.31 | 88.47 ± 0.04 | 70.00 ± 0.00 | 60 |" in table
+    assert "| CNN only | 1, 0 | 86.98 ± 0.03 |" in table
+    # differences 0.60 and 1.00: mean 0.8, sd 0.2828, t = 0.8 / (0.2828 / sqrt 2) = 4.0 on
+    # 1 degree of freedom, two-sided p = 1 - 2 atan(4) / pi = 0.156
+    assert ("over seeds 0, 1 *SQSNet* is ahead of *CNN only* by 0.80 points on average "
+            "without TTA (paired t-test, t = 4.00, p = 0.156)") in verdict
+    # with TTA the differences are 0.54 and 0.00: mean 0.27, t = 1.00, p = 0.5
+    assert "by 0.27 points on average with TTA (paired t-test, t = 1.00, p = 0.5)" in verdict
+
+
+def test_seed_section_with_one_shared_seed_gives_no_pvalue() -> None:
+    _, verdict = bundle._seed_section([("a", [_seed(0, 87.0, 88.0), _seed(2, 87.5, 88.0)]),
+                                       ("b", [_seed(0, 87.5, 87.0)])])
+    assert "over seeds 0 *a* is behind *b* by 0.50 points on average without TTA " \
+           "(paired t-test, too few seeds for a p-value)" in verdict
+    with pytest.raises(SystemExit, match="share no seed"):
+        bundle._seed_section([("a", [_seed(0, 87.0, 88.0)]), ("b", [_seed(1, 87.0, 88.0)])])
