@@ -153,7 +153,7 @@ def results_markdown(results: dict[str, Any]) -> str:
         "train images/s | wall time (min) |",
         "|---|---|---|---|---|---|---|",
     ]
-    for name, entry in results["variants"].items():
+    for entry in results["variants"].values():
         lines.append(
             f"| {entry['description']} | {len(entry['seeds'])} | "
             f"{_fmt(entry, 'val_accuracy')} | {_fmt(entry, 'val_macro_f1')} | "
