@@ -249,6 +249,9 @@ def main() -> None:
                         help="NAME=RUN_DIR,RUN_DIR,... the seeds of one recipe (repeatable): the "
                              "card gets mean +- std per recipe and a paired t-test of the first "
                              "recipe against each other one")
+    parser.add_argument("--seed-note", default="",
+                        help="a sentence under the seed table, e.g. how other work shared the "
+                             "machine during those runs")
     args = parser.parse_args()
     run: Path = args.run
     shared = f" ({args.shared})" if args.shared else ""
@@ -313,6 +316,7 @@ Across seeds (each recipe trained once per seed, same command with `--set train.
 mean ± sample standard deviation; the epoch chosen on Valid for each):
 
 {seed_table}
+{args.seed_note}
 """ if seed_table else "")
     verdict = " ".join(t for t in (_verdict(summary, baselines, tests), seed_verdict) if t)
     how_text = ("Comparison runs:\n" + "\n".join(how) + "\n") if how else ""
