@@ -193,7 +193,7 @@ def _seed_section(groups: list[tuple[str, list[dict[str, float]]]]) -> tuple[str
                          f"is {'ahead of' if test.mean_diff > 0 else 'behind'} *{name}* by "
                          f"{abs(test.mean_diff):.2f} points on average {label} "
                          f"(paired t-test, {stat})")
-    verdict = ("Across seeds, " + "; ".join(texts) + ".") if texts else ""
+    verdict = ("Across seeds: " + "; ".join(texts) + ".") if texts else ""
     return "\n".join(lines), verdict
 
 
@@ -316,6 +316,7 @@ Across seeds (each recipe trained once per seed, same command with `--set train.
 mean ± sample standard deviation; the epoch chosen on Valid for each):
 
 {seed_table}
+
 {args.seed_note}
 """ if seed_table else "")
     verdict = " ".join(t for t in (_verdict(summary, baselines, tests), seed_verdict) if t)
