@@ -4,7 +4,7 @@ A checkpoint is a single ``.safetensors`` file that holds
 
 * the model weights (``model.<name>`` tensors),
 * optionally the training state needed by ``--resume`` (optimizer tensors under ``optim.``,
-  RNG states under ``rng.``), and
+  RNG states under ``rng.``, the weight average of ``train.ema_decay`` under ``ema.``), and
 * in its string metadata, JSON of the resolved config, class names, dataset, epoch, metrics,
   library versions and the non-tensor training state.
 
@@ -160,7 +160,8 @@ def save_checkpoint(
         config: The resolved run config.
         meta: Extra metadata (class names, dataset, epoch, metrics...).
         train_state: Optional resume state: ``optimizer`` (state_dict), ``rng`` (dict of
-            uint8 tensors), and any JSON-able entries (scheduler, sampler, epoch, ...).
+            uint8 tensors), ``ema`` (the averaged weights' ``state_dict``), and any JSON-able
+            entries (scheduler, sampler, epoch, ...).
 
     Returns:
         The written path.
@@ -187,6 +188,10 @@ def save_checkpoint(
                 for name, t in value.items():
                     tensors[f"rng.{name}"] = t.detach().cpu().contiguous()
                 json_state["rng"] = sorted(value)
+            elif key == "ema":
+                for name, t in value.items():
+                    tensors[f"ema.{name}"] = t.detach().cpu().contiguous()
+                json_state["ema"] = list(value)
             else:
                 json_state[key] = value
         header["train_state"] = json_state
@@ -272,6 +277,8 @@ def load_checkpoint(name_or_path: str | Path, with_train_state: bool = False) ->
             train_state["optimizer"] = _unflatten_optimizer(train_state["optimizer"], tensors)
         if "rng" in train_state:
             train_state["rng"] = {name: tensors[f"rng.{name}"] for name in train_state["rng"]}
+        if "ema" in train_state:
+            train_state["ema"] = {name: tensors[f"ema.{name}"] for name in train_state["ema"]}
     return Checkpoint(path, config, header.get("meta", {}), model_state, train_state)
 
 

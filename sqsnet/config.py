@@ -232,6 +232,12 @@ class TrainConfig:
         channels_last: Use channels-last memory format.
         checkpoint_every: Also write ``last.safetensors`` every this many steps inside an
             epoch, so ``--resume`` continues mid-epoch (0 = at epoch ends only).
+        ema_decay: Keep an exponential moving average of the weights with this decay
+            (``timm.utils.ModelEmaV3``, updated after every optimizer step; 0 = off). When
+            on, the averaged weights are the ones validated, selected and saved in
+            ``best.safetensors``; the live weights' accuracy is logged beside them.
+        ema_warmup: Ramp the EMA decay up as ``1 - (1 + step) ** -0.75``, capped at
+            ``ema_decay``, so early averages do not remember the random initialisation.
     """
 
     epochs: int = 50
@@ -253,6 +259,8 @@ class TrainConfig:
     threads: int = 0
     channels_last: bool = False
     checkpoint_every: int = 0
+    ema_decay: float = 0.0
+    ema_warmup: bool = True
 
 
 @dataclass

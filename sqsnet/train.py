@@ -8,9 +8,11 @@ CosineAnnealingWarmRestarts schedule, then for every epoch:
    quad mining),
 3. calls ``model.forward_train`` (base CE + SQS CE + lambda * L_SQS + mu * KD) or, in the
    paper's four-pass mode, ``model.forward_train_quads``,
-4. evaluates on the validation split, keeps the best checkpoint by validation accuracy
-   (never by test), writes ``metrics.csv`` and ``last.safetensors`` (resume state), and
-   stops early after ``patience`` epochs without improvement.
+4. updates the exponential moving average of the weights when ``train.ema_decay`` is set,
+5. evaluates on the validation split (the averaged weights when there are some), keeps the
+   best checkpoint by validation accuracy (never by test), writes ``metrics.csv`` and
+   ``last.safetensors`` (resume state), and stops early after ``patience`` epochs without
+   improvement.
 
 Run folder: ``<out_dir>/<run_name>/`` with ``config.yaml``, ``metrics.csv``,
 ``best.safetensors`` (+ ``.json``), ``last.safetensors`` (+ ``.json``) and ``summary.json``.
@@ -39,8 +41,13 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
-from sqsnet.checkpoint import atomic_write_text, load_checkpoint, save_checkpoint
-from sqsnet.config import Config, TrainConfig, config_to_dict, save_config
+from sqsnet.checkpoint import (
+    CheckpointError,
+    atomic_write_text,
+    load_checkpoint,
+    save_checkpoint,
+)
+from sqsnet.config import Config, ConfigError, TrainConfig, config_to_dict, save_config
 from sqsnet.evaluate import compute_metrics, predict_loader
 from sqsnet.models import SQSNet
 
@@ -52,8 +59,11 @@ _LOG = logging.getLogger(__name__)
 METRIC_FIELDS = [
     "epoch", "lr", "train_loss", "train_ce", "train_sqs_ce", "train_sqs", "train_kd",
     "excluded_anchors", "val_loss", "val_accuracy", "val_macro_f1", "val_balanced_accuracy",
-    "images_per_s", "epoch_time_s", "best",
+    "images_per_s", "epoch_time_s", "best", "val_accuracy_live",
 ]
+"""Columns of ``metrics.csv``. With ``train.ema_decay`` the ``val_*`` columns score the
+averaged weights (the ones selected) and ``val_accuracy_live`` the live weights; without it
+``val_accuracy_live`` is empty."""
 
 
 class TrainingDivergedError(RuntimeError):
@@ -173,6 +183,22 @@ def autocast_dtype(t: TrainConfig, device_type: str) -> torch.dtype | None:
     return None
 
 
+def _make_ema(model: SQSNet, t: TrainConfig) -> Any:
+    """``timm.utils.ModelEmaV3`` of ``model`` as ``train.ema_decay`` asks (None when 0).
+
+    Raises:
+        ConfigError: For a decay outside ``[0, 1)``.
+    """
+    if not 0.0 <= t.ema_decay < 1.0:
+        raise ConfigError(f"train.ema_decay={t.ema_decay}: expected 0 (off) or a decay in "
+                         "(0, 1), e.g. 0.999")
+    if t.ema_decay == 0.0:
+        return None
+    from timm.utils import ModelEmaV3
+
+    return ModelEmaV3(model, decay=t.ema_decay, use_warmup=t.ema_warmup, warmup_power=0.75)
+
+
 def _dist_info() -> tuple[int, int, int]:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
@@ -272,6 +298,7 @@ def train(
     if t.channels_last:
         model = model.to(memory_format=torch.channels_last)
     four_pass = cfg.model.use_sqs and cfg.model.sqs.quads == "dataset"
+    ema = _make_ema(model, t)
 
     # ---- data loaders -------------------------------------------------------------
     targets = list(train_set.targets)
@@ -346,6 +373,11 @@ def train(
         ckpt = load_checkpoint(last_path, with_train_state=True)
         model.load_state_dict(ckpt.model_state)
         st = ckpt.train_state or {}
+        if ema is not None:
+            if "ema" not in st:
+                raise CheckpointError(f"{last_path} has no weight average to resume with "
+                                 f"train.ema_decay={t.ema_decay}: it was written without EMA")
+            ema.module.load_state_dict(st["ema"])
         optimizer.load_state_dict(st["optimizer"])
         scheduler.load_state_dict(st["scheduler"])
         _set_rng_state(model, st["rng"], st["rng_extra"])
@@ -399,6 +431,7 @@ def train(
             "best_epoch": best_epoch,
             "stale": stale,
             "partial_epoch": partial_epoch,
+            **({"ema": ema.module.state_dict()} if ema is not None else {}),
         }
 
     for epoch in range(start_epoch, t.epochs):
@@ -462,6 +495,10 @@ def train(
             scaler.step(optimizer)
             scaler.update()
             scheduler.step()
+            if ema is not None:
+                # one update per optimizer step; the scheduler's count is that step number
+                # and survives a resume
+                ema.update(model, step=scheduler.last_epoch)
             for key in sums:
                 sums[key] += float(out.losses[key].detach()) * n_img
             seen += n_img
@@ -485,7 +522,10 @@ def train(
         bar.close()
         epoch_time = time.time() - t0
         sums, seen, excluded = reduced(sums, seen, excluded)
-        val = _evaluate(model, val_loader, dev, class_names, world)
+        selected = model if ema is None else ema.module
+        val = _evaluate(selected, val_loader, dev, class_names, world)
+        live_accuracy = (_evaluate(model, val_loader, dev, class_names, world)["accuracy"]
+                         if ema is not None else "")
         improved = val["accuracy"] > best_acc
         if improved:
             best_acc, best_epoch, stale = val["accuracy"], epoch, 0
@@ -507,6 +547,7 @@ def train(
             "images_per_s": seen / max(epoch_time, 1e-9),
             "epoch_time_s": epoch_time,
             "best": int(improved),
+            "val_accuracy_live": live_accuracy,
         }
         if is_main:
             _LOG.info(
@@ -521,7 +562,7 @@ def train(
             tick = time.time()
             meta = {**meta_base, "epoch": epoch + 1, "metrics": {"val": _short(val)}}
             if improved:
-                save_checkpoint(best_path, model, cfg, meta)
+                save_checkpoint(best_path, selected, cfg, meta)
             save_checkpoint(last_path, model, cfg, meta, train_state=train_state(epoch, None))
         if t.patience > 0 and stale >= t.patience:
             _LOG.info("early stopping: no better val accuracy for %d epochs", stale)

@@ -15,7 +15,7 @@ import torch
 
 from sqsnet.checkpoint import CheckpointError, load_checkpoint, load_model, save_checkpoint
 from sqsnet.cli import main
-from sqsnet.config import load_config
+from sqsnet.config import ConfigError, load_config
 from sqsnet.models import SQSNet
 from sqsnet.train import TrainingDivergedError, train
 from tests.helpers import make_ferplus_fixture, shared_data_root, write_tiny_config
@@ -101,12 +101,15 @@ def test_resumed_run_matches_uninterrupted_run(tmp_path, fixture_data, tiny_cfg_
     assert [strip(r) for r in rows_a] == [strip(r) for r in rows_b]
 
 
+@pytest.mark.parametrize("ema", [(), ("train.ema_decay=0.9",)], ids=["plain", "ema"])
 def test_run_killed_mid_epoch_resumes_to_the_uninterrupted_result(tmp_path, fixture_data,
-                                                                 tiny_cfg_path, monkeypatch):
-    """A resume point inside an epoch (sampler position, RNG, running sums) loses nothing."""
+                                                                 tiny_cfg_path, monkeypatch,
+                                                                 ema):
+    """A resume point inside an epoch (sampler position, RNG, running sums, the weight
+    average) loses nothing."""
     import sqsnet.train as train_mod
 
-    every = ("train.checkpoint_every=2",)
+    every = ("train.checkpoint_every=2", *ema)
     straight = _train_tiny(tiny_cfg_path, fixture_data, tmp_path / "a", epochs=2, extra=every)
 
     real_save = train_mod.save_checkpoint
@@ -130,14 +133,72 @@ def test_run_killed_mid_epoch_resumes_to_the_uninterrupted_result(tmp_path, fixt
 
     resumed = _train_tiny(tiny_cfg_path, fixture_data, tmp_path / "b", epochs=2, resume=True,
                           extra=every)
-    a = load_checkpoint(straight / "last.safetensors").model_state
-    b = load_checkpoint(resumed / "last.safetensors").model_state
-    for key in a:
-        torch.testing.assert_close(a[key], b[key], rtol=0, atol=0, msg=key)
+    for name in ("last.safetensors", "best.safetensors"):
+        a = load_checkpoint(straight / name).model_state
+        b = load_checkpoint(resumed / name).model_state
+        for key in a:
+            torch.testing.assert_close(a[key], b[key], rtol=0, atol=0, msg=f"{name} {key}")
+    if ema:
+        a = load_checkpoint(straight / "last.safetensors", with_train_state=True).train_state
+        b = load_checkpoint(resumed / "last.safetensors", with_train_state=True).train_state
+        for key in a["ema"]:
+            torch.testing.assert_close(a["ema"][key], b["ema"][key], rtol=0, atol=0, msg=key)
     strip = lambda row: row.split(",")[:12]  # noqa: E731
     rows_a = (straight / "metrics.csv").read_text().splitlines()
     rows_b = (resumed / "metrics.csv").read_text().splitlines()
     assert [strip(r) for r in rows_a] == [strip(r) for r in rows_b]
+    live = lambda row: row.split(",")[-1]  # noqa: E731
+    assert [live(r) for r in rows_a] == [live(r) for r in rows_b]
+
+
+def test_weight_average_is_what_is_validated_and_saved(tmp_path, fixture_data, tiny_cfg_path,
+                                                       monkeypatch):
+    """With ``train.ema_decay`` the best checkpoint holds the average of the live weights
+    after each optimizer step (hand-computed: decay 0 at the first update, then 0.5)."""
+    import sqsnet.train as train_mod
+
+    snapshots: list[dict[str, torch.Tensor]] = []
+    real_make = train_mod._make_ema
+
+    class Recording:
+        def __init__(self, model, t):
+            self.inner = real_make(model, t)
+            self.module = self.inner.module
+
+        def update(self, model, step):
+            snapshots.append({k: v.detach().clone() for k, v in model.state_dict().items()})
+            self.inner.update(model, step=step)
+
+    monkeypatch.setattr(train_mod, "_make_ema", Recording)
+    run = _train_tiny(tiny_cfg_path, fixture_data, tmp_path / "a", epochs=1,
+                      extra=("train.ema_decay=0.5", "train.ema_warmup=false"))
+    assert len(snapshots) == 3  # one update per optimizer step
+    w1, w2, w3 = snapshots
+    best = load_checkpoint(run / "best.safetensors").model_state
+    last = load_checkpoint(run / "last.safetensors").model_state
+    moved = 0
+    for key, value in best.items():
+        if not value.dtype.is_floating_point:
+            continue
+        expected = 0.25 * w1[key] + 0.25 * w2[key] + 0.5 * w3[key]
+        torch.testing.assert_close(value, expected, rtol=1e-5, atol=1e-6, msg=key)
+        torch.testing.assert_close(last[key], w3[key], rtol=0, atol=0, msg=key)
+        moved += int(not torch.equal(value, w3[key]))
+    assert moved > 0  # the saved average is not the live weights
+    header, row = (run / "metrics.csv").read_text().strip().splitlines()
+    fields = dict(zip(header.split(","), row.split(",")))
+    assert 0.0 <= float(fields["val_accuracy_live"]) <= 1.0
+    assert 0.0 <= float(fields["val_accuracy"]) <= 1.0
+
+
+def test_ema_resume_needs_a_checkpoint_with_an_average(tmp_path, fixture_data, tiny_cfg_path):
+    _train_tiny(tiny_cfg_path, fixture_data, tmp_path / "a", epochs=1)
+    with pytest.raises(CheckpointError, match="has no weight average to resume with"):
+        _train_tiny(tiny_cfg_path, fixture_data, tmp_path / "a", epochs=2, resume=True,
+                    extra=("train.ema_decay=0.9",))
+    with pytest.raises(ConfigError, match=r"train.ema_decay=1.5: expected 0 \(off\)"):
+        _train_tiny(tiny_cfg_path, fixture_data, tmp_path / "b", epochs=1,
+                    extra=("train.ema_decay=1.5",))
 
 
 def test_worker_count_does_not_change_training(tmp_path, fixture_data, tiny_cfg_path):
