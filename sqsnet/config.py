@@ -218,9 +218,10 @@ class TrainConfig:
         warmup_epochs: Linear warm-up before the cosine schedule (0 = none).
         grad_clip: Max gradient norm (``None`` = no clipping).
         amp: Mixed precision on CUDA (float16 with loss scaling; ignored on CPU).
-        amp_cpu: bfloat16 autocast on CPU. About 2x faster training on CPUs with AMX or
-            AVX512-BF16 (off by default: slower where the CPU lacks them); validation and
-            inference stay float32.
+        amp_cpu: bfloat16 autocast on CPU: ``true``, ``false`` or ``"auto"`` (bfloat16
+            only where the CPU runs it natively, float32 elsewhere). About 2.7x faster
+            training on CPUs with AMX or AVX512-BF16, many times slower on CPUs without
+            them; validation and inference stay float32.
         patience: Early stopping after this many epochs without a better val accuracy
             (0 = never).
         seed: Global seed.
@@ -249,7 +250,7 @@ class TrainConfig:
     warmup_epochs: float = 0.0
     grad_clip: float | None = None
     amp: bool = True
-    amp_cpu: bool = False
+    amp_cpu: bool | str = False
     patience: int = 10
     seed: int = 0
     out_dir: str = "runs"

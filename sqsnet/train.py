@@ -52,7 +52,7 @@ from sqsnet.evaluate import compute_metrics, predict_loader
 from sqsnet.models import SQSNet
 
 __all__ = ["train", "TrainingDivergedError", "RunResult", "seed_everything", "build_datasets",
-           "autocast_dtype"]
+           "autocast_dtype", "cpu_has_native_bfloat16"]
 
 _LOG = logging.getLogger(__name__)
 
@@ -166,19 +166,35 @@ def build_datasets(
     return train_set, val_set
 
 
+def cpu_has_native_bfloat16() -> bool:
+    """Whether oneDNN runs bfloat16 natively here (AVX512-BF16 or AMX); elsewhere it
+    emulates it, many times slower than float32 (16x for ``ferplus_cpu`` on an AVX2 CPU)."""
+    return bool(torch.backends.mkldnn.is_available()
+                and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
 def autocast_dtype(t: TrainConfig, device_type: str) -> torch.dtype | None:
     """The autocast precision of training steps on ``device_type`` (None = float32).
 
-    ``train.amp`` gives float16 on CUDA; ``train.amp_cpu`` gives bfloat16 on CPU (with a
-    warning where the CPU has no native bfloat16, which makes it slower than float32).
+    ``train.amp`` gives float16 on CUDA. ``train.amp_cpu`` gives bfloat16 on CPU: ``true``
+    always (with a warning where the CPU has no native bfloat16), ``"auto"`` only where the
+    CPU runs it natively (:func:`cpu_has_native_bfloat16`), float32 elsewhere.
+
+    Raises:
+        ConfigError: For an ``amp_cpu`` other than true, false or ``"auto"``.
     """
+    if t.amp_cpu not in (True, False, "auto"):
+        raise ConfigError(f"train.amp_cpu={t.amp_cpu!r}: expected true, false or auto")
     if device_type == "cuda" and t.amp:
         return torch.float16
     if device_type == "cpu" and t.amp_cpu:
-        if not (torch.backends.mkldnn.is_available()
-                and torch.ops.mkldnn._is_mkldnn_bf16_supported()):
-            _LOG.warning("train.amp_cpu: this CPU has no native bfloat16 support; bfloat16 "
-                         "autocast will be slower than float32 here.")
+        if cpu_has_native_bfloat16():
+            return torch.bfloat16
+        if t.amp_cpu == "auto":
+            return None
+        _LOG.warning("train.amp_cpu: this CPU has no native bfloat16 support; bfloat16 "
+                     "autocast will be many times slower than float32 here (set "
+                     "train.amp_cpu=auto or false).")
         return torch.bfloat16
     return None
 

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from sqsnet.cli import main
-from sqsnet.config import TrainConfig, load_config
+from sqsnet.config import ConfigError, TrainConfig, load_config
 from sqsnet.models import SQSNet
 from sqsnet.profiling import count_gflops, count_parameters, measure_train_throughput
 from sqsnet.train import autocast_dtype
@@ -32,6 +32,25 @@ def test_autocast_precision_follows_the_train_config():
     assert autocast_dtype(TrainConfig(), "cpu") is None  # amp alone is CUDA only
     assert autocast_dtype(TrainConfig(amp_cpu=True), "cpu") == torch.bfloat16
     assert autocast_dtype(TrainConfig(amp=False, amp_cpu=True), "cuda") is None
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_auto_cpu_precision_uses_bfloat16_only_where_the_cpu_runs_it(native, monkeypatch,
+                                                                      caplog):
+    import sqsnet.train as train_mod
+
+    monkeypatch.setattr(train_mod, "cpu_has_native_bfloat16", lambda: native)
+    auto = autocast_dtype(TrainConfig(amp_cpu="auto"), "cpu")
+    assert auto == (torch.bfloat16 if native else None)
+    assert autocast_dtype(TrainConfig(amp=False, amp_cpu="auto"), "cuda") is None
+    # true forces bfloat16 and says when that is emulated
+    assert autocast_dtype(TrainConfig(amp_cpu=True), "cpu") == torch.bfloat16
+    assert ("no native bfloat16" in caplog.text) is (not native)
+
+
+def test_unknown_cpu_precision_is_a_config_error():
+    with pytest.raises(ConfigError, match="train.amp_cpu='fast': expected true, false or auto"):
+        autocast_dtype(TrainConfig(amp_cpu="fast"), "cpu")
 
 
 def test_bfloat16_channels_last_throughput_runs_the_training_call(tmp_path):
