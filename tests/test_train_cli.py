@@ -191,6 +191,25 @@ def test_weight_average_is_what_is_validated_and_saved(tmp_path, fixture_data, t
     assert 0.0 <= float(fields["val_accuracy"]) <= 1.0
 
 
+def test_weight_average_leaves_the_training_trajectory_alone(tmp_path, fixture_data,
+                                                            tiny_cfg_path):
+    """The live weights and losses of a run with EMA are those of the same run without it,
+    so one run's ``val_accuracy_live`` column is the run without averaging."""
+    plain = _train_tiny(tiny_cfg_path, fixture_data, tmp_path / "a", epochs=2)
+    averaged = _train_tiny(tiny_cfg_path, fixture_data, tmp_path / "b", epochs=2,
+                           extra=("train.ema_decay=0.9",))
+    a = load_checkpoint(plain / "last.safetensors").model_state
+    b = load_checkpoint(averaged / "last.safetensors").model_state
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=0, msg=key)
+    read = lambda run: [dict(zip(rows[0].split(","), r.split(",")))  # noqa: E731
+                        for rows in [(run / "metrics.csv").read_text().splitlines()]
+                        for r in rows[1:]]
+    for p, e in zip(read(plain), read(averaged)):
+        assert p["train_loss"] == e["train_loss"]
+        assert p["val_accuracy"] == e["val_accuracy_live"]
+
+
 def test_ema_resume_needs_a_checkpoint_with_an_average(tmp_path, fixture_data, tiny_cfg_path):
     _train_tiny(tiny_cfg_path, fixture_data, tmp_path / "a", epochs=1)
     with pytest.raises(CheckpointError, match="has no weight average to resume with"):
