@@ -1,0 +1,38 @@
+"""The benchmark scripts run end to end on a tiny config (they time nothing here)."""
+
+from __future__ import annotations
+
+import json
+import runpy
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import write_tiny_config
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_cpu_precision_reports_every_setting_and_what_auto_picks(tmp_path, monkeypatch,
+                                                                 capsys, native):
+    import sqsnet.train as train_mod
+
+    monkeypatch.setattr(train_mod, "cpu_has_native_bfloat16", lambda: native)
+    cfg = write_tiny_config(tmp_path / "tiny.yaml")
+    out = tmp_path / "precision.json"
+    monkeypatch.setattr(sys, "argv", [
+        "cpu_precision.py", "--config", str(cfg), "--batch", "8", "--rounds", "1",
+        "--steps", "1", "--json", str(out)])
+    runpy.run_path(str(REPO / "benchmarks" / "cpu_precision.py"), run_name="__main__")
+    result = json.loads(out.read_text())
+    rates = result["train_images_per_s"]
+    assert set(rates) == {"float32", "float32_channels_last", "bfloat16",
+                          "bfloat16_channels_last"}
+    assert all(rate > 0 for rate in rates.values())
+    assert result["native_bfloat16"] is native
+    # the tiny config trains without channels-last: auto picks the precision alone
+    assert result["amp_cpu_auto_trains_in"] == ("bfloat16" if native else "float32")
+    table = capsys.readouterr().out
+    assert "(amp_cpu: auto)" in table and f"native bfloat16: {native}" in table
