@@ -23,14 +23,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 
 import torch
 
 from sqsnet.config import load_config
 from sqsnet.models import SQSNet
-from sqsnet.profiling import measure_train_throughput
+from sqsnet.profiling import cpu_name, measure_train_throughput
 from sqsnet.train import autocast_dtype, cpu_has_native_bfloat16
 
 SETTINGS = {
@@ -39,17 +38,6 @@ SETTINGS = {
     "bfloat16": (torch.bfloat16, False),
     "bfloat16_channels_last": (torch.bfloat16, True),
 }
-
-
-def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def main() -> None:
@@ -91,7 +79,7 @@ def main() -> None:
         "batch": args.batch,
         "rounds": args.rounds,
         "threads": torch.get_num_threads(),
-        "cpu": _cpu_name(),
+        "cpu": cpu_name(),
         "torch": torch.__version__,
         "native_bfloat16": cpu_has_native_bfloat16(),
         "train_images_per_s": med,

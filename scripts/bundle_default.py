@@ -65,6 +65,18 @@ def _wall_minutes(run: Path) -> float:
     return sum(float(r["epoch_time_s"]) for r in _rows(run)) / 60
 
 
+def _machine_text(summary: dict) -> str:
+    """The machine a run trained on, from the hardware its ``summary.json`` records (runs
+    from before that record say only what this machine's platform is)."""
+    hw = summary.get("hardware")
+    if not hw:
+        return f"{platform.machine()} with 2 CPU cores and no GPU"
+    where = hw.get("gpu") or (f"{hw['cpu']} ({hw['machine']}, {hw['cpu_cores']} cores, "
+                              f"{hw['torch_threads']} torch threads, no GPU)")
+    ranks = f", {hw['world_size']} processes" if hw.get("world_size", 1) > 1 else ""
+    return f"{where}{ranks}, {hw['train_precision']} training steps"
+
+
 def _summary_row(name: str, run: Path) -> str:
     s = json.loads((run / "summary.json").read_text())
     cfg = s["config"]
@@ -349,7 +361,7 @@ validation figures, and validation also chose the epoch, so they are optimistic.
 {args.command}
 ```
 {len(rows)} epochs (schedule {cfg.train.epochs} epochs, best epoch {summary['best_epoch']}),
-wall time {_wall_minutes(run):.0f} minutes on {platform.machine()} with 2 CPU cores and no GPU{shared}.
+wall time {_wall_minutes(run):.0f} minutes on {_machine_text(summary)}{shared}.
 
 ## Results (FERPlus Valid, majority labels, 8 classes)
 | run | local / global / SQS | params | epochs | wall (min) | acc. (%) | acc. 5-view TTA (%) | macro-F1 (%) | balanced acc. (%) |

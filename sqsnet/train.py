@@ -50,6 +50,7 @@ from sqsnet.checkpoint import (
 from sqsnet.config import Config, ConfigError, TrainConfig, config_to_dict, save_config
 from sqsnet.evaluate import compute_metrics, predict_loader
 from sqsnet.models import SQSNet
+from sqsnet.profiling import hardware_info
 
 __all__ = ["train", "TrainingDivergedError", "RunResult", "seed_everything", "build_datasets",
            "autocast_dtype", "cpu_has_native_bfloat16"]
@@ -589,6 +590,8 @@ def train(
         "best_epoch": best_epoch + 1,
         "best_val_accuracy": best_acc,
         "wall_time_s": time.time() - wall_start,
+        "hardware": {**hardware_info(dev), "world_size": world,
+                     "train_precision": str(amp_dtype or torch.float32).removeprefix("torch.")},
         "config": config_to_dict(cfg),
     }
     if world > 1:

@@ -85,3 +85,17 @@ def test_seed_section_with_one_shared_seed_gives_no_pvalue() -> None:
            "(paired t-test, too few seeds for a p-value)" in verdict
     with pytest.raises(SystemExit, match="share no seed"):
         bundle._seed_section([("a", [_seed(0, 87.0, 88.0)]), ("b", [_seed(1, 87.0, 88.0)])])
+
+
+def test_machine_text_names_the_cpu_and_precision_a_run_recorded() -> None:
+    hw = {"machine": "x86_64", "cpu": "AMD EPYC", "cpu_cores": 2, "torch_threads": 2,
+          "native_bfloat16": False, "device": "cpu", "world_size": 1,
+          "train_precision": "float32"}
+    assert bundle._machine_text({"hardware": hw}) == (
+        "AMD EPYC (x86_64, 2 cores, 2 torch threads, no GPU), float32 training steps")
+    gpu = {**hw, "device": "cuda:0", "gpu": "NVIDIA H200", "world_size": 2,
+           "train_precision": "float16"}
+    assert bundle._machine_text({"hardware": gpu}) == (
+        "NVIDIA H200, 2 processes, float16 training steps")
+    # runs from before the record: only the platform is known
+    assert "with 2 CPU cores and no GPU" in bundle._machine_text({})

@@ -51,6 +51,9 @@ def test_train_eval_predict_through_the_cli(tmp_path, fixture_data, tiny_cfg_pat
     summary = json.loads((run / "summary.json").read_text())
     assert 0.0 <= summary["val"]["accuracy"] <= 1.0 and "val_tta" in summary
     assert summary["test"]["available"] is False
+    hardware = summary["hardware"]  # every wall time names its machine
+    assert hardware["device"] == "cpu" and hardware["train_precision"] == "float32"
+    assert hardware["cpu"] and hardware["cpu_cores"] >= 1 and hardware["world_size"] == 1
     sidecar = json.loads((run / "best.json").read_text())
     assert sidecar["meta"]["class_names"][:2] == ["neutral", "happiness"]
     assert sidecar["config"]["model"]["img_size"] == 32
