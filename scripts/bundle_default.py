@@ -12,7 +12,8 @@ Usage::
         --command "sqsnet train --config configs/ferplus_cpu.yaml --data-root ../shared/data/ferplus" \
         [--baseline "CNN only, no SQS=runs/baseline-seed0"] [--shared "tests ran in epoch 1"] \
         [--earlier "previous default=runs/old-seed0=COMMIT"] [--data-root ../shared/data/ferplus] \
-        [--seed-runs "SQSNet=runs/a-seed0,runs/a-seed1" --seed-runs "CNN only=runs/b-seed0,runs/b-seed1"]
+        [--seed-runs "SQSNet=runs/a-seed0,runs/a-seed1" --seed-runs "CNN only=runs/b-seed0,runs/b-seed1"] \
+        [--machine "an Intel Xeon (...)"] [--wall-note "On an AVX2-only CPU ..."]
 
 With ``--data-root`` each baseline's best checkpoint and the bundled one are also scored on
 the validation split image by image, and the verdict gives McNemar's exact test between them.
@@ -75,6 +76,16 @@ def _machine_text(summary: dict) -> str:
                               f"{hw['torch_threads']} torch threads, no GPU)")
     ranks = f", {hw['world_size']} processes" if hw.get("world_size", 1) > 1 else ""
     return f"{where}{ranks}, {hw['train_precision']} training steps"
+
+
+def _wall_text(minutes: float, summary: dict, machine: str = "", shared: str = "",
+               note: str = "") -> str:
+    """The card's wall-time sentence: minutes, the machine (``machine`` names it for runs whose
+    ``summary.json`` predates the hardware record), how other work shared it, and a note
+    (e.g. what the same recipe costs on another CPU)."""
+    where = machine or _machine_text(summary)
+    text = f"wall time {minutes:.0f} minutes on {where}{f' ({shared})' if shared else ''}."
+    return f"{text} {note.strip()}" if note.strip() else text
 
 
 def _summary_row(name: str, run: Path) -> str:
@@ -254,6 +265,12 @@ def main() -> None:
                              "shown in the table for context (repeatable)")
     parser.add_argument("--shared", default="",
                         help="how other work shared the machine during the run, if it did")
+    parser.add_argument("--machine", default="",
+                        help="the machine the run trained on, in words, for runs whose "
+                             "summary.json has no hardware record")
+    parser.add_argument("--wall-note", default="",
+                        help="a sentence after the wall time, e.g. what the recipe costs on "
+                             "another CPU")
     parser.add_argument("--data-root", default=None,
                         help="the training data: re-score the bundled and baseline checkpoints "
                              "on Valid and add McNemar's test to the verdict")
@@ -266,7 +283,6 @@ def main() -> None:
                              "machine during those runs")
     args = parser.parse_args()
     run: Path = args.run
-    shared = f" ({args.shared})" if args.shared else ""
     summary = json.loads((run / "summary.json").read_text())
 
     ckpt = load_checkpoint(run / "best.safetensors")
@@ -361,7 +377,7 @@ validation figures, and validation also chose the epoch, so they are optimistic.
 {args.command}
 ```
 {len(rows)} epochs (schedule {cfg.train.epochs} epochs, best epoch {summary['best_epoch']}),
-wall time {_wall_minutes(run):.0f} minutes on {_machine_text(summary)}{shared}.
+{_wall_text(_wall_minutes(run), summary, args.machine, args.shared, args.wall_note)}
 
 ## Results (FERPlus Valid, majority labels, 8 classes)
 | run | local / global / SQS | params | epochs | wall (min) | acc. (%) | acc. 5-view TTA (%) | macro-F1 (%) | balanced acc. (%) |

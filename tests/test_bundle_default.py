@@ -99,3 +99,16 @@ def test_machine_text_names_the_cpu_and_precision_a_run_recorded() -> None:
         "NVIDIA H200, 2 processes, float16 training steps")
     # runs from before the record: only the platform is known
     assert "with 2 CPU cores and no GPU" in bundle._machine_text({})
+
+
+def test_wall_text_names_the_machine_sharing_and_a_note() -> None:
+    hw = {"machine": "x86_64", "cpu": "AMD EPYC", "cpu_cores": 2, "torch_threads": 2,
+          "world_size": 1, "train_precision": "float32"}
+    assert bundle._wall_text(81.6, {"hardware": hw}) == (
+        "wall time 82 minutes on AMD EPYC (x86_64, 2 cores, 2 torch threads, no GPU), "
+        "float32 training steps.")
+    # a run from before the hardware record: the bundler names the machine in words
+    text = bundle._wall_text(82.0, {}, machine="an Intel Xeon with AMX",
+                             shared="tests ran in epoch 2", note=" Elsewhere it is slower. ")
+    assert text == ("wall time 82 minutes on an Intel Xeon with AMX (tests ran in epoch 2). "
+                    "Elsewhere it is slower.")
