@@ -40,6 +40,7 @@ from sqsnet.checkpoint import (
     load_model,
     save_checkpoint,
 )
+from sqsnet.config import config_from_dict
 from sqsnet.evaluate import (
     McNemarResult,
     mcnemar_test,
@@ -88,12 +89,22 @@ def _wall_text(minutes: float, summary: dict, machine: str = "", shared: str = "
     return f"{text} {note.strip()}" if note.strip() else text
 
 
+def _param_count(run: Path, config: dict) -> int:
+    """Floating-point weights and buffers of ``run``'s model: from its best checkpoint, or,
+    for a run kept as records only (``results/runs/``: no weights), from its config."""
+    ckpt = run / "best.safetensors"
+    if ckpt.is_file():
+        state = load_checkpoint(ckpt).model_state
+    else:
+        state = SQSNet(config_from_dict(config, str(run / "summary.json")).model).state_dict()
+    return sum(v.numel() for v in state.values() if v.is_floating_point())
+
+
 def _summary_row(name: str, run: Path) -> str:
     s = json.loads((run / "summary.json").read_text())
     cfg = s["config"]
     model = cfg["model"]
-    params = sum(v.numel() for v in load_checkpoint(run / "best.safetensors").model_state.values()
-                 if v.is_floating_point())
+    params = _param_count(run, cfg)
     tta = s.get("val_tta", {}).get("accuracy")
     return (f"| {name} | {model['local_branch']['name'] if model['use_local'] else '-'} / "
             f"{model['global_branch']['name'].split('_')[0] if model['use_global'] else '-'} / "
@@ -101,6 +112,22 @@ def _summary_row(name: str, run: Path) -> str:
             f"{len(_rows(run))} (best {s['best_epoch']}) | {_wall_minutes(run):.0f} | "
             f"{s['val']['accuracy'] * 100:.2f} | {tta * 100 if tta else float('nan'):.2f} | "
             f"{s['val']['macro_f1'] * 100:.2f} | {s['val']['balanced_accuracy'] * 100:.2f} |")
+
+
+def _curve_table(rows: list[dict[str, str]]) -> tuple[str, str]:
+    """The card's per-epoch table: header and rows. Runs with weight EMA validate the average
+    (``val_accuracy``) and log the live weights beside it (``val_accuracy_live``)."""
+    ema = bool(rows) and bool(rows[0].get("val_accuracy_live"))
+    acc = "val acc., EMA (%) | val acc., live weights (%)" if ema else "val acc. (%)"
+    head = (f"| epoch | train loss | {acc} | val macro-F1 (%) | train images/s |\n"
+            f"|---|---|---|{'---|' if ema else ''}---|---|")
+    lines = []
+    for r in rows:
+        live = f" {float(r['val_accuracy_live']) * 100:.2f} |" if ema else ""
+        lines.append(f"| {r['epoch']} | {float(r['train_loss']):.3f} | "
+                     f"{float(r['val_accuracy']) * 100:.2f} |{live} "
+                     f"{float(r['val_macro_f1']) * 100:.2f} | {float(r['images_per_s']):.0f} |")
+    return head, "\n".join(lines)
 
 
 TARGET = 0.88
@@ -307,10 +334,7 @@ def main() -> None:
         f"| {name} | {v['precision']:.3f} | {v['recall']:.3f} | {v['f1']:.3f} | {v['support']} |"
         for name, v in per_class.items()
     )
-    curve_rows = "\n".join(
-        f"| {r['epoch']} | {float(r['train_loss']):.3f} | {float(r['val_accuracy']) * 100:.2f} | "
-        f"{float(r['val_macro_f1']) * 100:.2f} | {float(r['images_per_s']):.0f} |" for r in rows
-    )
+    curve_head, curve_rows = _curve_table(rows)
     comparison = [_summary_row("this model (bundled)", run)]
     baselines: list[tuple[str, dict]] = []
     tests: dict[str, list[str]] = {}
@@ -399,8 +423,7 @@ Per class (best checkpoint, no TTA):
 
 Training curve (`docs/default_model_curve.png`):
 
-| epoch | train loss | val acc. (%) | val macro-F1 (%) | train images/s |
-|---|---|---|---|---|
+{curve_head}
 {curve_rows}
 
 ## Known limits

@@ -112,3 +112,47 @@ def test_wall_text_names_the_machine_sharing_and_a_note() -> None:
                              shared="tests ran in epoch 2", note=" Elsewhere it is slower. ")
     assert text == ("wall time 82 minutes on an Intel Xeon with AMX (tests ran in epoch 2). "
                     "Elsewhere it is slower.")
+
+
+def test_param_count_is_the_same_from_weights_or_from_the_config_alone(tmp_path: Path) -> None:
+    """A run kept as records only (``results/runs/``: summary and curve, no weights) still
+    gets its parameter count in the card, and it equals the count from its checkpoint."""
+    from sqsnet.checkpoint import save_checkpoint
+    from sqsnet.config import Config, config_to_dict
+    from sqsnet.models import SQSNet
+
+    from tests.helpers import tiny_model_config
+
+    cfg = Config(model=tiny_model_config())
+    model = SQSNet(cfg.model)
+    full, records = tmp_path / "full", tmp_path / "records"
+    full.mkdir(), records.mkdir()
+    save_checkpoint(full / "best.safetensors", model, cfg, {"class_names": list("abcd")})
+    config = config_to_dict(cfg)
+    expected = sum(v.numel() for v in model.state_dict().values() if v.is_floating_point())
+    assert bundle._param_count(full, config) == expected
+    assert bundle._param_count(records, config) == expected
+    # a different model in the config gives a different count: the config is what is read
+    config["model"]["fused_dim"] = 64
+    assert bundle._param_count(records, config) != expected
+
+
+def _curve_row(epoch: int, acc: str, live: str | None) -> dict[str, str]:
+    row = {"epoch": str(epoch), "train_loss": "1.25", "val_accuracy": acc,
+           "val_macro_f1": "0.5", "images_per_s": "120.4"}
+    if live is not None:
+        row["val_accuracy_live"] = live
+    return row
+
+
+def test_curve_table_shows_the_live_weights_beside_the_average_for_ema_runs() -> None:
+    head, rows = bundle._curve_table([_curve_row(1, "0.7032", "0.5951")])
+    assert head.splitlines()[0] == ("| epoch | train loss | val acc., EMA (%) | val acc., live "
+                                    "weights (%) | val macro-F1 (%) | train images/s |")
+    assert head.splitlines()[1].count("|") == 7
+    assert rows == "| 1 | 1.250 | 70.32 | 59.51 | 50.00 | 120 |"
+    # a run without EMA (no column, or an empty one) keeps the plain table
+    for live in (None, ""):
+        head, rows = bundle._curve_table([_curve_row(2, "0.8756", live)])
+        assert "live" not in head and head.splitlines()[1].count("|") == 6
+        assert rows == "| 2 | 1.250 | 87.56 | 50.00 | 120 |"
