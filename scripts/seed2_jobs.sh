@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Seed 2 of the bundled recipe (writes runs/; nohup scripts/seed2_jobs.sh > runs/seed2_jobs.out 2>&1 &)
+# Seed 2 of the bundled recipe and its CNN-only baseline (the model card's two commands with
+# --set train.seed=2), for a three-seed paired t-test. Rerun to continue (--resume).
+set -u
+cd "$(dirname "$0")/.."
+run() {  # run NAME [extra --set values]
+  local name=$1; shift
+  if [ -f "runs/$name/summary.json" ]; then echo "$name done"; return; fi
+  local resume=""; [ -f "runs/$name/last.safetensors" ] && resume="--resume"
+  echo "=== $name start $(date -u +%FT%TZ) $resume"
+  .venv/bin/sqsnet train --config configs/ferplus_cpu.yaml --data-root ../shared/data/ferplus \
+    --set train.seed=2 "$@" --run-name "$name" $resume > "runs/$name.log" 2>&1
+  echo "=== $name exit $? $(date -u +%FT%TZ)"
+}
+run ferplus_cpu_vggm-seed2
+run baseline_vggm_cnn_only-seed2 model.use_global=false model.use_sqs=false
