@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Seed 2 of the bundled recipe (writes runs/; nohup scripts/seed2_jobs.sh > runs/seed2_jobs.out 2>&1 &)
 # Seed 2 of the bundled recipe and its CNN-only baseline (the model card's two commands with
-# --set train.seed=2), for a three-seed paired t-test. Rerun to continue (--resume).
+# --set train.seed=2), for a three-seed paired t-test. Rerun to continue (--resume):
+#   mkdir -p runs && nohup scripts/seed2_jobs.sh > runs/seed2_jobs.out 2>&1 &
 set -u
 cd "$(dirname "$0")/.."
+mkdir -p runs
 run() {  # run NAME [extra --set values]
   local name=$1; shift
   if [ -f "runs/$name/summary.json" ]; then echo "$name done"; return; fi
