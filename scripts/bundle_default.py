@@ -89,15 +89,19 @@ def _wall_text(minutes: float, summary: dict, machine: str = "", shared: str = "
     return f"{text} {note.strip()}" if note.strip() else text
 
 
+def _count_params(state: dict[str, torch.Tensor]) -> int:
+    """Floating-point weights and buffers in a state dict (the card's parameter count)."""
+    return sum(v.numel() for v in state.values() if v.is_floating_point())
+
+
 def _param_count(run: Path, config: dict) -> int:
-    """Floating-point weights and buffers of ``run``'s model: from its best checkpoint, or,
-    for a run kept as records only (``results/runs/``: no weights), from its config."""
+    """:func:`_count_params` of ``run``'s model: from its best checkpoint, or, for a run kept
+    as records only (``results/runs/``: no weights), from its config."""
     ckpt = run / "best.safetensors"
     if ckpt.is_file():
-        state = load_checkpoint(ckpt).model_state
-    else:
-        state = SQSNet(config_from_dict(config, str(run / "summary.json")).model).state_dict()
-    return sum(v.numel() for v in state.values() if v.is_floating_point())
+        return _count_params(load_checkpoint(ckpt).model_state)
+    return _count_params(
+        SQSNet(config_from_dict(config, str(run / "summary.json")).model).state_dict())
 
 
 def _summary_row(name: str, run: Path) -> str:
@@ -383,7 +387,7 @@ The checkpoint `sqsnet/weights/default.safetensors` ({size_mb:.1f} MB), loaded b
   {cfg.model.local_branch.out_index} (local CNN branch) + a small Swin
   ({", ".join(f"{k} {v}" for k, v in cfg.model.global_branch.kwargs.items())}) fused by
   {cfg.model.fusion} to d3 = {cfg.model.fused_dim},
-  SQS during training only; {sum(v.numel() for v in ckpt.model_state.values() if v.is_floating_point()) / 1e6:.2f} M parameters,
+  SQS during training only; {_count_params(ckpt.model_state) / 1e6:.2f} M parameters,
   input {cfg.model.img_size} x {cfg.model.img_size} RGB (ImageNet normalisation).
 - Classes (logit order): {", ".join(ckpt.meta["class_names"])}.
 - Trained from scratch (no pretrained weights), seed {cfg.train.seed}.
