@@ -27,7 +27,10 @@ import argparse
 import csv
 import json
 import math
+import os
 import platform
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +38,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from sqsnet.checkpoint import (
+    Checkpoint,
     atomic_write_text,
     load_checkpoint,
     load_model,
@@ -165,6 +169,21 @@ def _mcnemar_text(result: McNemarResult, tta: bool) -> str:
             f"only the bundled model gets right, {result.b_only} only the baseline)")
 
 
+def _standing(diff: float, unit: str = "", of: str = "") -> str:
+    """Where one model stands against another, ``diff`` points apart (positive: ahead).
+
+    ``"ahead of *b* by 0.60 points"``, ``"behind by 0.28"``, or ``"level with *b*"`` when the
+    difference rounds to 0.00 (the card prints two decimals; a tie is neither ahead nor
+    behind). ``of`` names the other model after the verb.
+    """
+    if round(abs(diff), 2) == 0:
+        return f"level{' with' + of if of else ''}"
+    word = "ahead" if diff > 0 else "behind"
+    if of:
+        word += " of" if diff > 0 else ""
+    return f"{word}{of} by {abs(diff):.2f}{unit}"
+
+
 def _verdict(summary: dict, baselines: list[tuple[str, dict]] = (),
              tests: dict[str, list[str]] | None = None) -> str:
     acc = summary["val"]["accuracy"]
@@ -191,8 +210,7 @@ def _verdict(summary: dict, baselines: list[tuple[str, dict]] = (),
         diff, diff_tta = (acc - b_acc) * 100, (tta - b_tta) * 100
         text += (f" Against the lab's own *{name}* run on the same recipe "
                  f"({b_acc * 100:.2f}%, {b_tta * 100:.2f}% with TTA), the bundled model is "
-                 f"{'ahead' if diff > 0 else 'behind'} by {abs(diff):.2f} points without TTA"
-                 f" and {'ahead' if diff_tta > 0 else 'behind'} by {abs(diff_tta):.2f} with it"
+                 f"{_standing(diff, ' points')} without TTA and {_standing(diff_tta)} with it"
                  f" (one seed each, so a small difference is not evidence).")
         if tests and tests.get(name):
             text += (" " + "; ".join(tests[name]) + ". The test compares these two trained "
@@ -243,10 +261,9 @@ def _seed_section(groups: list[tuple[str, list[dict[str, float]]]]) -> tuple[str
             test = paired_ttest([r[key] for r in common], [by_seed[r["seed"]][key] for r in common])
             stat = ("too few seeds for a p-value" if math.isnan(test.pvalue)
                     else f"t = {test.statistic:.2f}, p = {test.pvalue:.3g}")
+            standing = _standing(test.mean_diff, " points", of=f" *{name}*")
             texts.append(f"over seeds {', '.join(str(r['seed']) for r in common)} *{ref_name}* "
-                         f"is {'ahead of' if test.mean_diff > 0 else 'behind'} *{name}* by "
-                         f"{abs(test.mean_diff):.2f} points on average {label} "
-                         f"(paired t-test, {stat})")
+                         f"is {standing} on average {label} (paired t-test, {stat})")
     verdict = ("Across seeds: " + "; ".join(texts) + ".") if texts else ""
     return "\n".join(lines), verdict
 
@@ -314,6 +331,7 @@ def main() -> None:
                              "machine during those runs")
     args = parser.parse_args()
     run: Path = args.run
+    _check_inputs(args)
     summary = json.loads((run / "summary.json").read_text())
 
     ckpt = load_checkpoint(run / "best.safetensors")
@@ -321,15 +339,59 @@ def main() -> None:
     model.load_state_dict(ckpt.model_state)
     meta = {**ckpt.meta, "metrics": {"val": summary["val"], "val_tta": summary.get("val_tta")},
             "bundled_from": run.name}
-    target = save_checkpoint(WEIGHTS / "default.safetensors", model, ckpt.config, meta)
-    size_mb = target.stat().st_size / 2**20
+    # everything is written into a scratch folder beside the weights first and moved into
+    # place only once the card is complete: a failure on the way leaves the bundled default
+    # as it was
+    scratch = Path(tempfile.mkdtemp(prefix=".bundle-", dir=WEIGHTS))
+    try:
+        _bundle(args, run, summary, ckpt, model, meta, scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _check_inputs(args: argparse.Namespace) -> None:
+    """Every run folder the arguments name has what the card reads from it; otherwise one
+    line naming the folder and the missing file, before anything is written."""
+    needs: list[tuple[Path, tuple[str, ...], str]] = [
+        (args.run, ("summary.json", "metrics.csv", "best.safetensors"), "the run to bundle")]
+    weights = ("best.safetensors",) if args.data_root else ()
+    for item in args.baseline:
+        name, sep, path = item.partition("=")
+        if not sep or not path:
+            raise SystemExit(f"--baseline {item!r}: expected NAME=RUN_DIR")
+        needs.append((Path(path), ("summary.json", "metrics.csv", *weights),
+                      f"baseline {name!r}" + (" (McNemar's test with --data-root needs its "
+                                              "weights)" if weights else "")))
+    for item in args.earlier:
+        parts = item.split("=", 2)
+        if len(parts) != 3 or not all(parts):
+            raise SystemExit(f"--earlier {item!r}: expected NAME=RUN_DIR=COMMIT")
+        needs.append((Path(parts[1]), ("summary.json", "metrics.csv"), f"earlier {parts[0]!r}"))
+    for item in args.seed_runs:
+        name, sep, paths = item.partition("=")
+        if not sep or not paths.strip(","):
+            raise SystemExit(f"--seed-runs {item!r}: expected NAME=RUN_DIR,RUN_DIR,...")
+        needs += [(Path(p), ("summary.json", "metrics.csv"), f"seed run of {name!r}")
+                  for p in paths.split(",") if p]
+    for folder, files, role in needs:
+        missing = [f for f in files if not (folder / f).is_file()]
+        if missing:
+            raise SystemExit(f"{folder}: {role} has no {', '.join(missing)}")
+
+
+def _bundle(args: argparse.Namespace, run: Path, summary: dict, ckpt: Checkpoint,
+            model: SQSNet, meta: dict, scratch: Path) -> None:
+    """Write the weights, curve and card into ``scratch``, then move them into place."""
+    staged = save_checkpoint(scratch / "default.safetensors", model, ckpt.config, meta)
+    size_mb = staged.stat().st_size / 2**20
     if size_mb > MAX_MB:
-        raise SystemExit(f"{target} is {size_mb:.1f} MB, over the {MAX_MB} MB budget")
+        raise SystemExit(f"{run / 'best.safetensors'} bundles to {size_mb:.1f} MB, over the "
+                         f"{MAX_MB} MB budget")
 
     from sqsnet.viz.plots import plot_training_curves, save_figure
 
-    curve = REPO / "docs" / "default_model_curve.png"
-    save_figure(plot_training_curves(run / "metrics.csv"), curve)
+    staged_curve = scratch / "default_model_curve.png"
+    save_figure(plot_training_curves(run / "metrics.csv"), staged_curve)
 
     rows = _rows(run)
     cfg = ckpt.config
@@ -439,7 +501,11 @@ Training curve (`docs/default_model_curve.png`):
   emotion; do not use the model to make decisions about people.
 - Torch {torch.__version__}; CPU inference at {cfg.model.img_size} px takes a few milliseconds per face.
 """
-    atomic_write_text(WEIGHTS / "MODEL_CARD.md", card)
+    atomic_write_text(scratch / "MODEL_CARD.md", card)
+    target = WEIGHTS / "default.safetensors"
+    for name in ("default.safetensors", "default.json", "MODEL_CARD.md"):
+        os.replace(scratch / name, WEIGHTS / name)
+    os.replace(staged_curve, REPO / "docs" / "default_model_curve.png")
     print(f"bundled {run} -> {target} ({size_mb:.1f} MB); card and curve written")
 
 

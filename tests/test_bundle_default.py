@@ -156,3 +156,121 @@ def test_curve_table_shows_the_live_weights_beside_the_average_for_ema_runs() ->
         head, rows = bundle._curve_table([_curve_row(2, "0.8756", live)])
         assert "live" not in head and head.splitlines()[1].count("|") == 6
         assert rows == "| 2 | 1.250 | 87.56 | 50.00 | 120 |"
+
+
+def test_a_tie_is_level_not_ahead_or_behind() -> None:
+    assert bundle._standing(0.6, " points") == "ahead by 0.60 points"
+    assert bundle._standing(-0.28) == "behind by 0.28"
+    assert bundle._standing(0.004, " points") == "level"
+    assert bundle._standing(-0.5, " points", of=" *b*") == "behind *b* by 0.50 points"
+    assert bundle._standing(0.5, " points", of=" *b*") == "ahead of *b* by 0.50 points"
+    text = bundle._verdict(_summary(0.87, 0.88), [("b", _summary(0.87, 0.8750))])
+    assert "the bundled model is level without TTA and ahead by 0.50 with it" in text
+    _, verdict = bundle._seed_section([("a", [_seed(0, 87.0, 88.0), _seed(1, 87.5, 88.0)]),
+                                       ("b", [_seed(0, 87.0, 87.5), _seed(1, 87.5, 88.5)])])
+    assert "*a* is level with *b* on average without TTA (paired t-test, " in verdict
+    assert "behind" not in verdict.split("without TTA")[0]
+
+
+def _finished_run(folder: Path) -> Path:
+    """A run folder as the trainer leaves it, for a tiny model: best checkpoint, summary, curve."""
+    import csv
+    import json
+
+    from sqsnet.checkpoint import save_checkpoint
+    from sqsnet.config import Config, config_to_dict
+    from sqsnet.models import SQSNet
+    from sqsnet.train import METRIC_FIELDS
+
+    from tests.helpers import tiny_model_config
+
+    folder.mkdir(parents=True)
+    cfg = Config(model=tiny_model_config(num_classes=8))
+    torch_model = SQSNet(cfg.model)
+    names = ["neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt"]
+    save_checkpoint(folder / "best.safetensors", torch_model, cfg, {"class_names": names})
+    val = {"accuracy": 0.8, "macro_f1": 0.6, "balanced_accuracy": 0.62}
+    (folder / "summary.json").write_text(json.dumps({
+        "best_epoch": 2, "val": val, "val_tta": {**val, "accuracy": 0.81},
+        "val_full": {**val, "per_class": {n: {"precision": 0.5, "recall": 0.5, "f1": 0.5,
+                                              "support": 3} for n in names}},
+        "config": config_to_dict(cfg)}))
+    with open(folder / "metrics.csv", "w", newline="") as fh:
+        writer = csv.DictWriter(fh, METRIC_FIELDS)
+        writer.writeheader()
+        for epoch in (1, 2):
+            writer.writerow({k: 0.5 for k in METRIC_FIELDS} | {
+                "epoch": epoch, "val_accuracy": 0.7 + 0.1 * (epoch - 1), "best": 1,
+                "val_accuracy_live": ""})
+    return folder
+
+
+def _bundle_main(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, *argv: str) -> Path:
+    """Run the script's ``main`` with its weights and docs folders moved under ``tmp_path``."""
+    import sys
+
+    weights = tmp_path / "repo" / "sqsnet" / "weights"
+    weights.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "repo" / "docs").mkdir(exist_ok=True)
+    monkeypatch.setattr(bundle, "WEIGHTS", weights)
+    monkeypatch.setattr(bundle, "REPO", tmp_path / "repo")
+    monkeypatch.setattr(sys, "argv", ["bundle_default.py", *argv])
+    bundle.main()
+    return weights
+
+
+def test_bundling_writes_weights_card_and_curve_together(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    run = _finished_run(tmp_path / "runs" / "r-seed0")
+    weights = _bundle_main(monkeypatch, tmp_path, str(run), "--command", "sqsnet train x")
+    from sqsnet.checkpoint import load_checkpoint
+
+    assert load_checkpoint(weights / "default.safetensors").meta["bundled_from"] == "r-seed0"
+    assert "sqsnet train x" in (weights / "MODEL_CARD.md").read_text()
+    assert (tmp_path / "repo" / "docs" / "default_model_curve.png").stat().st_size > 0
+    assert sorted(p.name for p in weights.iterdir()) == [
+        "MODEL_CARD.md", "default.json", "default.safetensors"]  # no scratch folder left
+
+
+def test_a_failed_bundle_leaves_the_bundled_default_as_it_was(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    run = _finished_run(tmp_path / "runs" / "r-seed0")
+    weights = tmp_path / "repo" / "sqsnet" / "weights"
+    weights.mkdir(parents=True)
+    before = {"default.safetensors": b"old weights", "default.json": b"{}",
+              "MODEL_CARD.md": b"old card"}
+    for name, data in before.items():
+        (weights / name).write_bytes(data)
+    monkeypatch.setattr(bundle, "MAX_MB", 1e-4)  # the tiny model is over this budget
+    with pytest.raises(SystemExit, match=r"r-seed0/best.safetensors bundles to .* MB, over"):
+        _bundle_main(monkeypatch, tmp_path, str(run), "--command", "c")
+    assert {p.name: p.read_bytes() for p in weights.iterdir()} == before
+    assert not (tmp_path / "repo" / "docs" / "default_model_curve.png").exists()
+
+
+def test_missing_run_files_are_one_line_naming_the_folder_before_anything_is_written(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    run = _finished_run(tmp_path / "runs" / "r-seed0")
+    records = tmp_path / "results" / "b-seed0"  # a baseline kept as records only
+    records.mkdir(parents=True)
+    for name in ("summary.json", "metrics.csv"):
+        (records / name).write_bytes((run / name).read_bytes())
+    # records are enough for the card's row ...
+    weights = _bundle_main(monkeypatch, tmp_path, str(run), "--command", "c",
+                           "--baseline", f"CNN only={records}")
+    assert "| CNN only |" in (weights / "MODEL_CARD.md").read_text()
+    card = (weights / "MODEL_CARD.md").read_bytes()
+    # ... but McNemar's test re-scores the baseline's weights
+    with pytest.raises(SystemExit) as err:
+        _bundle_main(monkeypatch, tmp_path, str(run), "--command", "c", "--data-root", "x",
+                     "--baseline", f"CNN only={records}")
+    assert str(err.value) == (f"{records}: baseline 'CNN only' (McNemar's test with --data-root "
+                              "needs its weights) has no best.safetensors")
+    assert (weights / "MODEL_CARD.md").read_bytes() == card
+    for bad, expected in [
+        (["--seed-runs", f"a={tmp_path / 'nowhere'}"], "seed run of 'a' has no summary.json"),
+        (["--baseline", "no-path"], "expected NAME=RUN_DIR"),
+        (["--earlier", f"x={records}"], "expected NAME=RUN_DIR=COMMIT"),
+    ]:
+        with pytest.raises(SystemExit, match=expected):
+            _bundle_main(monkeypatch, tmp_path, str(run), "--command", "c", *bad)
