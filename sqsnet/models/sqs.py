@@ -219,53 +219,84 @@ class QuadMiner:
     def __call__(self, labels: torch.Tensor) -> Quads:
         """Mine quads.
 
+        Vectorised over the batch: a Python loop over anchors cost 40-90 ms per batch of 64
+        on a 2-core CPU, 5-10% of a ``ferplus_cpu`` training step. The picks are a function
+        of the labels and one ``B x 5`` uniform draw per call, made as follows for anchor
+        ``i`` of class ``c`` with uniforms ``r0..r4`` (``members(k)``: the batch indices of
+        class ``k`` in ascending order; ``pick(r, n) = int(r * n) mod n`` in float32):
+
+        - positive: ``pick(r0, n_c - 1)``-th of ``members(c)`` without ``i``;
+        - ``same_class``: of the classes other than ``c`` with at least two images (in
+          ascending order), class ``pick(r1, .)``; of its ``g`` images, ``first =
+          pick(r2, g)`` and ``second = (first + 1 + int(r3 * (g - 1))) mod g``;
+        - ``distinct_classes``: of the ``L`` classes other than ``c`` present,
+          ``k1 = pick(r1, L)`` and ``k2 = (k1 + 1 + int(r2 * (L - 1))) mod L``; one image of
+          each, ``pick(r3, .)`` and ``pick(r4, .)``.
+
         Args:
             labels: ``B`` int64 hard labels.
 
         Returns:
-            :class:`Quads` with indices into the batch (on CPU).
+            :class:`Quads` with indices into the batch (on CPU), anchors in ascending order.
         """
         labels = labels.detach().to("cpu", torch.long).view(-1)
         n = labels.numel()
-        members: dict[int, torch.Tensor] = {
-            int(c): torch.nonzero(labels == c).view(-1) for c in torch.unique(labels)
-        }
         rand = torch.rand(n, 5, generator=self.generator) if n else torch.empty(0, 5)
-        out: list[tuple[int, int, int, int]] = []
-        for i in range(n):
-            c = int(labels[i])
-            same = members[c]
-            if same.numel() < 2:
-                continue
-            others = same[same != i]
-            pos = int(others[int(rand[i, 0] * others.numel()) % others.numel()])
-            negs = self._negatives(c, members, rand[i])
-            if negs is None:
-                continue
-            out.append((i, pos, negs[0], negs[1]))
-        if not out:
-            empty = torch.empty(0, dtype=torch.long)
-            return Quads(empty, empty, empty, empty, excluded=n)
-        idx = torch.tensor(out, dtype=torch.long)
-        return Quads(idx[:, 0], idx[:, 1], idx[:, 2], idx[:, 3], excluded=n - len(out))
+        empty = torch.empty(0, dtype=torch.long)
+        if n == 0:
+            return Quads(empty, empty, empty, empty, excluded=0)
+        classes, cls_of, counts = torch.unique(labels, return_inverse=True, return_counts=True)
+        order = torch.argsort(cls_of, stable=True)  # members of each class, ascending
+        start = torch.cumsum(counts, 0) - counts
+        rank = torch.empty_like(order)
+        rank[order] = torch.arange(n) - start[cls_of[order]]  # position of i in its class
 
-    def _negatives(
-        self, c: int, members: dict[int, torch.Tensor], r: torch.Tensor
-    ) -> tuple[int, int] | None:
+        def member(k: torch.Tensor, j: torch.Tensor) -> torch.Tensor:
+            # the j-th image of class k (clamped: rows without a valid quad are dropped below)
+            return order[(start[k] + j).clamp(max=n - 1)]
+
+        def pick(r: torch.Tensor, size: torch.Tensor) -> torch.Tensor:
+            size = size.clamp(min=1)  # rows where size is 0 are masked out by the caller
+            return (r * size.to(r.dtype)).long() % size
+
+        n_c = counts[cls_of]
+        valid = n_c >= 2
+        j = pick(rand[:, 0], n_c - 1)
+        positive = member(cls_of, j + (j >= rank).long())  # skip the anchor itself
+
+        def nth_other(k: torch.Tensor, own: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
+            """The ``k``-th class index (into ``classes``) among ``allowed`` without ``own``."""
+            ranked = torch.cumsum(allowed.long(), 0) - 1  # rank of each allowed class
+            own_rank = torch.where(allowed[own], ranked[own], torch.full_like(own, -1))
+            target = k + ((own_rank >= 0) & (k >= own_rank)).long()
+            # the class whose rank among the allowed is `target`
+            allowed_ids = torch.nonzero(allowed).view(-1)
+            return allowed_ids[target.clamp(max=max(allowed_ids.numel() - 1, 0))]
+
         if self.negatives == "same_class":
-            classes = [k for k, v in members.items() if k != c and v.numel() >= 2]
-            if not classes:
-                return None
-            group = members[classes[int(r[1] * len(classes)) % len(classes)]]
-            first = int(r[2] * group.numel()) % group.numel()
-            second = (first + 1 + int(r[3] * (group.numel() - 1))) % group.numel()
-            return int(group[first]), int(group[second])
-        classes = [k for k in members if k != c]
-        if len(classes) < 2:
-            return None
-        k1 = int(r[1] * len(classes)) % len(classes)
-        k2 = (k1 + 1 + int(r[2] * (len(classes) - 1))) % len(classes)
-        g1, g2 = members[classes[k1]], members[classes[k2]]
-        return int(g1[int(r[3] * g1.numel()) % g1.numel()]), int(
-            g2[int(r[4] * g2.numel()) % g2.numel()]
-        )
+            eligible = counts >= 2
+            m = eligible.sum() - eligible[cls_of].long()
+            valid &= m > 0
+            if not bool(valid.any()):
+                return Quads(empty, empty, empty, empty, excluded=n)
+            k = nth_other(pick(rand[:, 1], m), cls_of, eligible)
+            g = counts[k]
+            first = pick(rand[:, 2], g)
+            second = (first + 1 + (rand[:, 3] * (g - 1).to(rand.dtype)).long()) % g.clamp(min=1)
+            neg1, neg2 = member(k, first), member(k, second)
+        else:
+            present = torch.ones_like(counts, dtype=torch.bool)
+            n_other = classes.numel() - 1
+            valid &= n_other >= 2
+            if not bool(valid.any()):
+                return Quads(empty, empty, empty, empty, excluded=n)
+            size = torch.full_like(cls_of, n_other)
+            k1 = pick(rand[:, 1], size)
+            k2 = (k1 + 1 + (rand[:, 2] * float(n_other - 1)).long()) % n_other
+            c1 = nth_other(k1, cls_of, present)
+            c2 = nth_other(k2, cls_of, present)
+            neg1 = member(c1, pick(rand[:, 3], counts[c1]))
+            neg2 = member(c2, pick(rand[:, 4], counts[c2]))
+        anchor = torch.nonzero(valid).view(-1)
+        return Quads(anchor, positive[anchor], neg1[anchor], neg2[anchor],
+                     excluded=n - anchor.numel())
