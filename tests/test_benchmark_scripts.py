@@ -36,3 +36,24 @@ def test_cpu_precision_reports_every_setting_and_what_auto_picks(tmp_path, monke
     assert result["amp_cpu_auto_trains_in"] == ("bfloat16" if native else "float32")
     table = capsys.readouterr().out
     assert "(amp_cpu: auto)" in table and f"native bfloat16: {native}" in table
+
+
+def test_train_loop_reports_the_loop_rate_per_worker_count(tmp_path, monkeypatch, capsys):
+    from tests.helpers import make_ferplus_fixture
+
+    data = make_ferplus_fixture(tmp_path / "ferplus", per_class=8, size=32)
+    cfg = write_tiny_config(tmp_path / "tiny.yaml")
+    out = tmp_path / "loop.json"
+    monkeypatch.chdir(tmp_path)  # a run written to the default runs/ would land here
+    monkeypatch.setattr(sys, "argv", [
+        "train_loop.py", "--config", str(cfg), "--data-root", str(data), "--workers", "0", "1",
+        "--steps", "2", "--json", str(out)])
+    runpy.run_path(str(REPO / "benchmarks" / "train_loop.py"), run_name="__main__")
+    result = json.loads(out.read_text())
+    assert set(result["loop_images_per_s"]) == {"0", "1"}
+    assert all(rate > 0 for rate in result["loop_images_per_s"].values())
+    assert result["bare_step_images_per_s"] > 0 and result["steps"] == 2
+    table = capsys.readouterr().out
+    assert "| training loop, 1 DataLoader workers |" in table
+    # the runs live in a temporary folder: nothing is left in the working directory's runs/
+    assert not (tmp_path / "runs").exists()
