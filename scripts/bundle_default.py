@@ -32,6 +32,7 @@ import platform
 import shutil
 import tempfile
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -331,7 +332,8 @@ def main() -> None:
                              "machine during those runs")
     args = parser.parse_args()
     run: Path = args.run
-    _check_inputs(args)
+    runs = _parse_runs(args)
+    _check_inputs(args, runs)
     summary = json.loads((run / "summary.json").read_text())
 
     ckpt = load_checkpoint(run / "best.safetensors")
@@ -344,44 +346,64 @@ def main() -> None:
     # as it was
     scratch = Path(tempfile.mkdtemp(prefix=".bundle-", dir=WEIGHTS))
     try:
-        _bundle(args, run, summary, ckpt, model, meta, scratch)
+        _bundle(args, runs, summary, ckpt, model, meta, scratch)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _check_inputs(args: argparse.Namespace) -> None:
-    """Every run folder the arguments name has what the card reads from it; otherwise one
-    line naming the folder and the missing file, before anything is written."""
-    needs: list[tuple[Path, tuple[str, ...], str]] = [
-        (args.run, ("summary.json", "metrics.csv", "best.safetensors"), "the run to bundle")]
-    weights = ("best.safetensors",) if args.data_root else ()
+class _RunArgs(NamedTuple):
+    """The comparison runs the arguments name, parsed once."""
+
+    baselines: list[tuple[str, Path]]  # --baseline NAME=RUN_DIR
+    earlier: list[tuple[str, Path, str]]  # --earlier NAME=RUN_DIR=COMMIT
+    seeds: list[tuple[str, list[Path]]]  # --seed-runs NAME=RUN_DIR,RUN_DIR,...
+
+
+def _parse_runs(args: argparse.Namespace) -> _RunArgs:
+    """Split ``--baseline``, ``--earlier`` and ``--seed-runs``; one line on a malformed one."""
+    baselines, earlier, seeds = [], [], []
     for item in args.baseline:
         name, sep, path = item.partition("=")
         if not sep or not path:
             raise SystemExit(f"--baseline {item!r}: expected NAME=RUN_DIR")
-        needs.append((Path(path), ("summary.json", "metrics.csv", *weights),
-                      f"baseline {name!r}" + (" (McNemar's test with --data-root needs its "
-                                              "weights)" if weights else "")))
+        baselines.append((name, Path(path)))
     for item in args.earlier:
         parts = item.split("=", 2)
         if len(parts) != 3 or not all(parts):
             raise SystemExit(f"--earlier {item!r}: expected NAME=RUN_DIR=COMMIT")
-        needs.append((Path(parts[1]), ("summary.json", "metrics.csv"), f"earlier {parts[0]!r}"))
+        earlier.append((parts[0], Path(parts[1]), parts[2]))
     for item in args.seed_runs:
         name, sep, paths = item.partition("=")
         if not sep or not paths.strip(","):
             raise SystemExit(f"--seed-runs {item!r}: expected NAME=RUN_DIR,RUN_DIR,...")
-        needs += [(Path(p), ("summary.json", "metrics.csv"), f"seed run of {name!r}")
-                  for p in paths.split(",") if p]
+        seeds.append((name, [Path(p) for p in paths.split(",") if p]))
+    return _RunArgs(baselines, earlier, seeds)
+
+
+def _check_inputs(args: argparse.Namespace, runs: _RunArgs) -> None:
+    """Every run folder the arguments name has what the card reads from it; otherwise one
+    line naming the folder and the missing file, before anything is written."""
+    records = ("summary.json", "metrics.csv")
+    weights = ("best.safetensors",) if args.data_root else ()
+    needs: list[tuple[Path, tuple[str, ...], str]] = [
+        (args.run, (*records, "best.safetensors"), "the run to bundle")]
+    needs += [(path, (*records, *weights),
+               f"baseline {name!r}" + (" (McNemar's test with --data-root needs its weights)"
+                                       if weights else ""))
+              for name, path in runs.baselines]
+    needs += [(path, records, f"earlier {name!r}") for name, path, _ in runs.earlier]
+    needs += [(path, records, f"seed run of {name!r}")
+              for name, paths in runs.seeds for path in paths]
     for folder, files, role in needs:
         missing = [f for f in files if not (folder / f).is_file()]
         if missing:
             raise SystemExit(f"{folder}: {role} has no {', '.join(missing)}")
 
 
-def _bundle(args: argparse.Namespace, run: Path, summary: dict, ckpt: Checkpoint,
+def _bundle(args: argparse.Namespace, runs: _RunArgs, summary: dict, ckpt: Checkpoint,
             model: SQSNet, meta: dict, scratch: Path) -> None:
     """Write the weights, curve and card into ``scratch``, then move them into place."""
+    run: Path = args.run
     staged = save_checkpoint(scratch / "default.safetensors", model, ckpt.config, meta)
     size_mb = staged.stat().st_size / 2**20
     if size_mb > MAX_MB:
@@ -406,28 +428,23 @@ def _bundle(args: argparse.Namespace, run: Path, summary: dict, ckpt: Checkpoint
     tests: dict[str, list[str]] = {}
     # the bundled model's per-image correctness, scored once for all baselines
     own_correct = ({tta: _valid_correct(run, args.data_root, tta) for tta in (False, True)}
-                   if args.data_root and args.baseline else {})
+                   if args.data_root and runs.baselines else {})
     how = []
-    for item in args.baseline:
-        name, _, path = item.partition("=")
-        base = _comparison(name, Path(path), summary["config"], comparison, how)
+    for name, path in runs.baselines:
+        base = _comparison(name, path, summary["config"], comparison, how)
         baselines.append((name, base))
         if args.data_root:
             tests[name] = [
                 _mcnemar_text(mcnemar_test(own_correct[tta],
-                                           _valid_correct(Path(path), args.data_root, tta)), tta)
+                                           _valid_correct(path, args.data_root, tta)), tta)
                 for tta in (False, True)
             ]
     first_earlier: dict | None = None
-    for item in args.earlier:
-        name, path, commit = item.split("=", 2)
-        config = json.loads((Path(path) / "summary.json").read_text())["config"]
+    for name, path, commit in runs.earlier:
+        config = json.loads((path / "summary.json").read_text())["config"]
         first_earlier = first_earlier or config
-        _comparison(name, Path(path), first_earlier, comparison, how, commit)
-    seed_groups = []
-    for item in args.seed_runs:
-        name, _, paths = item.partition("=")
-        seed_groups.append((name, [_seed_metrics(Path(p)) for p in paths.split(",") if p]))
+        _comparison(name, path, first_earlier, comparison, how, commit)
+    seed_groups = [(name, [_seed_metrics(p) for p in paths]) for name, paths in runs.seeds]
     seed_table, seed_verdict = _seed_section(seed_groups) if seed_groups else ("", "")
     seed_text = (f"""
 Across seeds (each recipe trained once per seed, same command with `--set train.seed=K`;
