@@ -241,10 +241,10 @@ class QuadMiner:
         """
         labels = labels.detach().to("cpu", torch.long).view(-1)
         n = labels.numel()
-        rand = torch.rand(n, 5, generator=self.generator) if n else torch.empty(0, 5)
         empty = torch.empty(0, dtype=torch.long)
-        if n == 0:
+        if n == 0:  # no draw, as before: the generator's state is left alone
             return Quads(empty, empty, empty, empty, excluded=0)
+        rand = torch.rand(n, 5, generator=self.generator)
         classes, cls_of, counts = torch.unique(labels, return_inverse=True, return_counts=True)
         order = torch.argsort(cls_of, stable=True)  # members of each class, ascending
         start = torch.cumsum(counts, 0) - counts
