@@ -57,3 +57,20 @@ def test_train_loop_reports_the_loop_rate_per_worker_count(tmp_path, monkeypatch
     assert "| training loop, 1 DataLoader workers |" in table
     # the runs live in a temporary folder: nothing is left in the working directory's runs/
     assert not (tmp_path / "runs").exists()
+
+
+def test_compile_step_times_eager_against_compiled_parts(tmp_path, monkeypatch, capsys):
+    cfg = write_tiny_config(tmp_path / "tiny.yaml")
+    out = tmp_path / "compile.json"
+    # the 'eager' backend traces with dynamo but generates no code: the plumbing, quickly
+    monkeypatch.setattr(sys, "argv", [
+        "compile_step.py", "--config", str(cfg), "--batch", "8", "--rounds", "2",
+        "--steps", "1", "--backend", "eager", "--json", str(out)])
+    runpy.run_path(str(REPO / "benchmarks" / "compile_step.py"), run_name="__main__")
+    result = json.loads(out.read_text())
+    assert result["compiled_parts"] == ["local_branch", "global_branch", "fusion"]
+    assert all(len(v) == 2 and min(v) > 0 for v in result["train_images_per_s_rounds"].values())
+    assert result["speedup"] == pytest.approx(
+        result["train_images_per_s"]["compiled"] / result["train_images_per_s"]["eager"])
+    table = capsys.readouterr().out
+    assert "| compiled |" in table and "backend eager" in table
