@@ -414,6 +414,21 @@ def test_help_of_every_command(capsys):
         assert f"usage: sqsnet {cmd}" in capsys.readouterr().out
 
 
+def test_package_level_load_model_gives_the_bundled_default():
+    """``sqsnet.load_model("default")`` as the model card and README use it: no data, no network."""
+    import sqsnet
+    from sqsnet.data.labels import FERPLUS_CLASSES
+
+    assert "load_model" in sqsnet.__all__
+    model = sqsnet.load_model("default")
+    assert isinstance(model, sqsnet.SQSNet) and not model.training
+    assert model.class_names == list(FERPLUS_CLASSES)
+    assert model.checkpoint_meta["dataset"] == "ferplus"
+    with torch.no_grad():
+        logits = model(torch.randn(2, 3, 48, 48))
+    assert logits.shape == (2, 8) and torch.isfinite(logits).all()
+
+
 def test_eval_default_checkpoint_on_real_faces(tmp_path, capsys):
     """The bundled model on a few real FERPlus faces, arranged as a labelled folder."""
     root = shared_data_root() / "ferplus"
