@@ -31,8 +31,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+import yaml
+
 from sqsnet.checkpoint import atomic_write_text
-from sqsnet.config import Config, apply_overrides
+from sqsnet.config import (
+    Config,
+    ConfigError,
+    apply_overrides,
+    config_differences,
+    config_from_dict,
+)
 from sqsnet.evaluate import paired_ttest, summarize_seeds
 
 __all__ = ["VARIANTS", "AblationReport", "run_ablation", "collect_results"]
@@ -205,6 +213,36 @@ def _strict_json(obj: Any) -> Any:
     return obj
 
 
+# What may differ between an existing run folder and the grid that finds it: where the data
+# lives, the class list training fills in, and knobs of speed and resumability.
+_SETTINGS_THAT_MAY_DIFFER = (
+    "name", "model.class_names", "model.num_classes", "data.root", "data.num_workers",
+    "data.cache", "train.out_dir", "train.threads", "train.checkpoint_every",
+)
+
+
+def _check_same_settings(run_dir: Path, run_cfg: Config) -> None:
+    """Refuse to skip or resume a run folder that was trained with other settings.
+
+    Raises:
+        ConfigError: Naming the folder and the first differing settings.
+    """
+    saved = run_dir / "config.yaml"
+    if not saved.is_file():
+        return
+    try:
+        old = config_from_dict(yaml.safe_load(saved.read_text()) or {}, where=str(saved))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{saved}: not valid YAML ({exc})") from None
+    diff = config_differences(old, run_cfg, ignore=_SETTINGS_THAT_MAY_DIFFER)
+    if diff:
+        more = f" (and {len(diff) - 3} more)" if len(diff) > 3 else ""
+        raise ConfigError(
+            f"{run_dir} was trained with other settings than this grid's "
+            f"({'; '.join(diff[:3])}{more}): give the grid its own --out-dir, or remove "
+            "that folder to retrain it")
+
+
 def run_ablation(
     cfg: Config,
     data_root: str | None = None,
@@ -231,14 +269,15 @@ def run_ablation(
         :class:`AblationReport`.
 
     Raises:
-        ValueError: For an unknown variant name.
+        ConfigError: For an unknown variant name, or an existing run in ``out_dir`` that was
+            trained with different settings.
     """
     from sqsnet.train import train
 
     names = list(variants) if variants else list(VARIANTS)
     unknown = [n for n in names if n not in VARIANTS]
     if unknown:
-        raise ValueError(f"unknown ablation variant(s) {unknown}: expected {list(VARIANTS)}")
+        raise ConfigError(f"unknown ablation variant(s) {unknown}: expected {list(VARIANTS)}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     # seed-major order: after each seed, every variant has one more finished run
@@ -247,13 +286,14 @@ def run_ablation(
             if seed >= (four_pass_seeds if name == "four_pass" else seeds):
                 continue
             run_name = f"{name}-seed{seed}"
-            if (out / run_name / "summary.json").is_file():
-                _LOG.info("ablation: %s finished already, skipping", run_name)
-                continue
             overrides = {**VARIANTS[name], "train.seed": seed, "train.out_dir": str(out),
                          "train.run_name": run_name}
             run_cfg = apply_overrides(cfg, overrides)
             run_cfg.name = f"{cfg.name}-{name}"
+            _check_same_settings(out / run_name, run_cfg)
+            if (out / run_name / "summary.json").is_file():
+                _LOG.info("ablation: %s finished already, skipping", run_name)
+                continue
             _LOG.info("ablation: training %s", run_name)
             train(run_cfg, data_root=data_root, resume=True, device=device, progress=progress)
     results = collect_results(out, names)

@@ -65,9 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="valid", help="split name (train/valid/test)")
     p.add_argument("--tta", action="store_true", help="5-view test-time augmentation")
     p.add_argument("--json", dest="json_out", help="write all metrics to this JSON file")
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--workers", type=int, default=0, help="DataLoader workers")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--batch-size", type=int, default=128,
+                   help="images per evaluation batch (default: 128)")
+    p.add_argument("--workers", type=int, default=0, help="DataLoader workers (default: 0)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default: cpu)")
 
     p = sub.add_parser("predict", help="predict expressions of the faces in images",
                        description="Detects faces, crops and aligns them, and prints the "
@@ -78,16 +79,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON lines")
     p.add_argument("--no-fallback", action="store_true",
                    help="do not classify the whole image when no face is found")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default: cpu)")
 
     p = sub.add_parser("profile", help="parameters, GFLOPs, latency, training images/s",
                        description="The paper's Table 3 for any config, measured here.")
     _add_config_args(p, default="cpu")
     p.add_argument("--train-batch", type=int, default=32,
                    help="batch size of the training throughput measurement (0 skips it)")
-    p.add_argument("--latency-batches", type=int, nargs="+", default=[1, 32])
+    p.add_argument("--latency-batches", type=int, nargs="+", default=[1, 32],
+                   help="batch sizes whose inference latency is measured (default: 1 32)")
     p.add_argument("--steps", type=int, default=3, help="timed training steps")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default: cpu)")
     p.add_argument("--json", dest="json_out", help="also write the result to this file")
 
     p = sub.add_parser("ablate", help="the paper's ablation grid over seeds",
@@ -98,12 +100,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-root", help="dataset folder (default: $SQSNET_DATA)")
     p.add_argument("--seeds", type=int, default=3, help="number of seeds (0..N-1)")
     p.add_argument("--epochs", type=int, help="epochs per run (train.epochs)")
-    p.add_argument("--variants", nargs="+", help="subset of variants to run")
+    p.add_argument("--variants", nargs="+",
+                   help="subset of variants to run: full, no_sqs, no_cnn, no_swin, four_pass "
+                   "(default: all)")
     p.add_argument("--four-pass-seeds", type=int, default=1,
                    help="seeds for the slower four-pass variant")
-    p.add_argument("--out-dir", default="runs/ablation", help="folder of the grid")
-    p.add_argument("--device", help="cpu or cuda")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--out-dir", default="runs/ablation",
+                   help="folder of the grid (default: runs/ablation); a grid with other "
+                   "settings needs its own")
+    p.add_argument("--device", help="cpu or cuda[:N] (default: cuda if available)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
     return parser
 
 
@@ -271,15 +277,38 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from sqsnet.checkpoint import CheckpointError
     from sqsnet.config import ConfigError
     from sqsnet.data.datasets import DatasetError
-    from sqsnet.faces import ImageLoadError
+    from sqsnet.faces import FaceDetectorUnavailable, ImageLoadError
     from sqsnet.models.backbones import PretrainedWeightsError, UnknownModelError
     from sqsnet.train import TrainingDivergedError
 
     return (
-        CheckpointError, ConfigError, DatasetError, ImageLoadError, PretrainedWeightsError,
-        UnknownModelError, TrainingDivergedError, FileNotFoundError, NotADirectoryError,
-        PermissionError,
+        CheckpointError, ConfigError, DatasetError, FaceDetectorUnavailable, ImageLoadError,
+        PretrainedWeightsError, UnknownModelError, TrainingDivergedError, FileNotFoundError,
+        NotADirectoryError, PermissionError,
     )
+
+
+def _check_device(device: str | None) -> None:
+    """Fail early, in one line, on a device this machine does not have."""
+    if not device:
+        return
+    import torch
+
+    from sqsnet.config import ConfigError
+
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise ConfigError(f"--device {device!r}: expected cpu, cuda or cuda:N") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError(f"--device {device}: no CUDA GPU is available here; "
+                              "use --device cpu")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ConfigError(f"--device {device}: this machine has "
+                              f"{torch.cuda.device_count()} CUDA GPU(s)")
+    elif dev.type != "cpu":
+        raise ConfigError(f"--device {device!r}: expected cpu, cuda or cuda:N")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -292,6 +321,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     errors = _user_errors()
     try:
+        _check_device(getattr(args, "device", None))
         return _COMMANDS[args.command](args)
     except errors as exc:
         if args.verbose:

@@ -33,6 +33,8 @@ __all__ = [
     "config_to_dict",
     "save_config",
     "apply_overrides",
+    "validate_config",
+    "config_differences",
 ]
 
 PRESET_DIR = Path(__file__).resolve().parent / "configs"
@@ -308,9 +310,106 @@ def config_from_dict(values: Mapping[str, Any], where: str = "config") -> Config
         where: Name used in error messages (a file path, say).
 
     Raises:
-        ConfigError: On an unknown key.
+        ConfigError: On an unknown key or a value outside its choices
+            (:func:`validate_config`).
     """
-    return _fill(Config, values, where)
+    return validate_config(_fill(Config, values, where), where)
+
+
+# Settings that take one of a few words: a typo must fail, not silently pick a default branch.
+_CHOICES: dict[str, tuple[Any, ...]] = {
+    "model.fusion": ("cross_attention", "concat"),
+    "model.sqs.normalize": ("l2", "none"),
+    "model.sqs.negatives": ("same_class", "distinct_classes"),
+    "model.sqs.quads": ("batch", "dataset"),
+    "data.label_mode": ("majority", "probability"),
+    "data.sampler": ("class_aware", "random", "balanced"),
+    "train.amp_cpu": (True, False, "auto"),
+}
+
+
+def _get(cfg: Any, dotted: str) -> Any:
+    for part in dotted.split("."):
+        cfg = getattr(cfg, part)
+    return cfg
+
+
+def validate_config(cfg: Config, where: str = "config") -> Config:
+    """Check the values that have a fixed set of choices or must agree with each other.
+
+    Args:
+        cfg: The config to check.
+        where: Name used in error messages (a file path, ``overrides``...).
+
+    Returns:
+        ``cfg`` unchanged.
+
+    Raises:
+        ConfigError: Naming the key, the value and what was expected.
+    """
+    for key, choices in _CHOICES.items():
+        value = _get(cfg, key)
+        # bool is an int: compare with `is` for True/False so that 1 is not taken for true
+        if not any(value is c if isinstance(c, bool) else (value == c and not isinstance(
+                value, bool)) for c in choices):
+            expected = ", ".join(str(c).lower() if isinstance(c, bool) else c for c in choices)
+            raise ConfigError(f"{where}: {key}={value!r}: expected one of {expected}")
+    m = cfg.model
+    for key in ("img_size", "num_classes", "fused_dim", "fusion_heads", "in_chans"):
+        value = getattr(m, key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"{where}: model.{key}={value!r}: expected a positive integer")
+    if m.fusion == "cross_attention" and m.use_local and m.use_global \
+            and m.fused_dim % m.fusion_heads:
+        raise ConfigError(
+            f"{where}: model.fused_dim={m.fused_dim} is not divisible by "
+            f"model.fusion_heads={m.fusion_heads} (cross-attention splits d3 across the heads)")
+    if not (m.use_local or m.use_global):
+        raise ConfigError(f"{where}: model.use_local and model.use_global are both false: "
+                          "the model needs at least one branch")
+    return cfg
+
+
+def _flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, Mapping) and key not in ("kwargs", "train_transform"):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def config_differences(
+    old: Config | Mapping[str, Any], new: Config | Mapping[str, Any],
+    only: Sequence[str] = (), ignore: Sequence[str] = (),
+) -> list[str]:
+    """The settings that differ between two configs, as ``"key: old -> new"`` lines.
+
+    Args:
+        old / new: Configs or their nested dicts (:func:`config_to_dict`).
+        only: Compare only keys under these dotted prefixes (``"model."``); all when empty.
+        ignore: Skip these dotted keys (or prefixes ending in ``.``).
+
+    Returns:
+        Sorted difference lines; empty when the configs agree.
+    """
+    a = _flatten(old if isinstance(old, Mapping) else config_to_dict(old))
+    b = _flatten(new if isinstance(new, Mapping) else config_to_dict(new))
+
+    def kept(key: str) -> bool:
+        if only and not any(key.startswith(p) for p in only):
+            return False
+        return not any(key == i or (i.endswith(".") and key.startswith(i)) for i in ignore)
+
+    missing = object()
+    lines = []
+    for key in sorted(set(a) | set(b)):
+        va, vb = a.get(key, missing), b.get(key, missing)
+        if kept(key) and va != vb:
+            lines.append(f"{key}: {'(absent)' if va is missing else repr(va)} -> "
+                         f"{'(absent)' if vb is missing else repr(vb)}")
+    return lines
 
 
 def config_to_dict(cfg: Any) -> dict[str, Any]:

@@ -47,7 +47,14 @@ from sqsnet.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
-from sqsnet.config import Config, ConfigError, TrainConfig, config_to_dict, save_config
+from sqsnet.config import (
+    Config,
+    ConfigError,
+    TrainConfig,
+    config_differences,
+    config_to_dict,
+    save_config,
+)
 from sqsnet.evaluate import compute_metrics, predict_loader
 from sqsnet.models import SQSNet
 from sqsnet.profiling import hardware_info
@@ -256,6 +263,31 @@ def _evaluate(
     return metrics
 
 
+# Settings a resumed run may change without a warning (where the data lives, the class
+# list training fills in, and knobs of speed and resumability).
+_RESUME_FREE = ("name", "model.class_names", "model.num_classes", "data.root",
+                "data.num_workers", "data.cache", "train.threads", "train.checkpoint_every",
+                "train.out_dir", "train.run_name")
+
+
+def _check_resume_settings(path: Path, old: Config, new: Config) -> None:
+    """A resumed run must build the same model; other changed settings are logged.
+
+    Raises:
+        CheckpointError: When a ``model.*`` setting differs from the checkpoint's.
+    """
+    model_diff = config_differences(old, new, only=("model.",), ignore=_RESUME_FREE)
+    if model_diff:
+        more = f" (and {len(model_diff) - 3} more)" if len(model_diff) > 3 else ""
+        raise CheckpointError(
+            f"cannot resume {path}: it was trained with another model "
+            f"({'; '.join(model_diff[:3])}{more}); resume with its own config "
+            f"({path.parent / 'config.yaml'}) or choose another --run-name")
+    other = config_differences(old, new, ignore=("model.", *_RESUME_FREE))
+    if other:
+        _LOG.warning("resuming %s with changed settings: %s", path, "; ".join(other))
+
+
 def train(
     cfg: Config,
     data_root: str | None = None,
@@ -388,6 +420,7 @@ def train(
     partial: dict[str, Any] | None = None  # a mid-epoch resume point
     if resume and last_path.is_file():
         ckpt = load_checkpoint(last_path, with_train_state=True)
+        _check_resume_settings(last_path, ckpt.config, cfg)
         model.load_state_dict(ckpt.model_state)
         st = ckpt.train_state or {}
         if ema is not None:

@@ -9,6 +9,7 @@ from sqsnet.config import (
     ConfigError,
     apply_overrides,
     available_presets,
+    config_differences,
     config_to_dict,
     load_config,
     save_config,
@@ -59,6 +60,52 @@ def test_overrides() -> None:
 def test_bad_overrides(bad: str, match: str) -> None:
     with pytest.raises(ConfigError, match=match):
         apply_overrides(Config(), [bad])
+
+
+@pytest.mark.parametrize("bad,match", [
+    ("model.fusion=bogus", r"model.fusion='bogus': expected one of cross_attention, concat"),
+    ("model.sqs.normalize=L2", r"model.sqs.normalize='L2': expected one of l2, none"),
+    ("model.sqs.negatives=other", "expected one of same_class, distinct_classes"),
+    ("model.sqs.quads=datset", r"model.sqs.quads='datset': expected one of batch, dataset"),
+    ("data.sampler=balance", "expected one of class_aware, random, balanced"),
+    ("data.label_mode=soft", "expected one of majority, probability"),
+    ("train.amp_cpu=1", r"train.amp_cpu=1: expected one of true, false, auto"),
+    ("model.img_size=0", r"model.img_size=0: expected a positive integer"),
+    ("model.fusion_heads=7", "model.fused_dim=1024 is not divisible by model.fusion_heads=7"),
+])
+def test_values_outside_their_choices_fail_at_load(bad: str, match: str) -> None:
+    """A typo in a word-valued setting must fail, not quietly train something else."""
+    with pytest.raises(ConfigError, match=match) as info:
+        apply_overrides(Config(), [bad])
+    assert str(info.value).startswith("overrides: ")  # names where the value came from
+
+
+def test_validation_accepts_every_choice_and_every_preset() -> None:
+    for name in available_presets():
+        load_config(name)
+    cfg = apply_overrides(Config(), ["model.fusion=concat", "model.fusion_heads=7",
+                                     "model.sqs.quads=dataset", "data.sampler=random",
+                                     "train.amp_cpu=auto", "model.sqs.normalize=none"])
+    assert cfg.model.fusion == "concat"  # concat has no heads to divide d3 among
+    with pytest.raises(ConfigError, match="needs at least one branch"):
+        apply_overrides(Config(), ["model.use_local=false", "model.use_global=false"])
+
+
+def test_config_differences_name_each_changed_setting() -> None:
+    a = load_config("cpu")
+    b = load_config("cpu", ["train.lr=1e-3", "model.sqs.tau=0.5",
+                            "model.global_branch.kwargs={img_size: 64}"])
+    assert config_differences(a, a) == []
+    diff = config_differences(a, b)
+    assert "train.lr: 0.002 -> 0.001" in diff
+    assert "model.sqs.tau: 1.0 -> 0.5" in diff
+    assert any(d.startswith("model.global_branch.kwargs: {") for d in diff)  # compared whole
+    assert config_differences(a, b, only=("model.",), ignore=("model.global_branch.",)) == [
+        "model.sqs.tau: 1.0 -> 0.5"]
+    # a saved config from before a key existed reads the key as absent
+    old = config_to_dict(a)
+    del old["train"]["ema_decay"]
+    assert config_differences(old, a) == ["train.ema_decay: (absent) -> 0.0"]
 
 
 def test_bad_yaml_files(tmp_path) -> None:

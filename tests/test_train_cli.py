@@ -223,6 +223,22 @@ def test_ema_resume_needs_a_checkpoint_with_an_average(tmp_path, fixture_data, t
                     extra=("train.ema_decay=1.5",))
 
 
+def test_resume_refuses_another_model_and_logs_other_changes(tmp_path, fixture_data,
+                                                             tiny_cfg_path, caplog):
+    run = _train_tiny(tiny_cfg_path, fixture_data, tmp_path / "a", epochs=1)
+    before = (run / "last.safetensors").read_bytes()
+    with pytest.raises(CheckpointError, match=r"cannot resume .*last.safetensors: it was "
+                       r"trained with another model \(model.drop_rate: 0.3 -> 0.5\)"):
+        _train_tiny(tiny_cfg_path, fixture_data, tmp_path / "a", epochs=2, resume=True,
+                    extra=("model.drop_rate=0.5",))
+    assert (run / "last.safetensors").read_bytes() == before  # refused before writing
+    with caplog.at_level("WARNING", logger="sqsnet.train"):
+        _train_tiny(tiny_cfg_path, fixture_data, tmp_path / "a", epochs=2, resume=True,
+                    extra=("train.lr=0.002",))
+    assert "resuming" in caplog.text and "train.epochs: 1 -> 2" in caplog.text
+    assert "train.lr: 0.001 -> 0.002" in caplog.text
+
+
 def test_worker_count_does_not_change_training(tmp_path, fixture_data, tiny_cfg_path):
     """Augmentation is seeded per (seed, epoch, image), not per DataLoader worker."""
     r0 = _train_tiny(tiny_cfg_path, fixture_data, tmp_path / "w0", epochs=2)
@@ -381,6 +397,14 @@ def _umask() -> int:
     (["eval", "--dataset", "ferplus"], "No data root for 'ferplus'"),
     (["profile", "--config", "cpu", "--set", "model.local_branch.name=resnet_nope"],
      "unknown timm model 'resnet_nope'"),
+    (["profile", "--config", "cpu", "--set", "model.fusion=bogus"],
+     "model.fusion='bogus': expected one of cross_attention, concat"),
+    (["profile", "--config", "ferplus_cpu", "--set", "model.img_size=50"],
+     "cannot take a 3 x 50 x 50 input"),
+    (["profile", "--config", "cpu", "--set", "model.global_branch.kwargs={img_size: 64, "
+      "bogus_option: 1}"], "timm model 'swin_tiny_patch4_window7_224' rejected its settings"),
+    (["ablate", "--config", "cpu", "--variants", "bogus"], "unknown ablation variant(s)"),
+    (["profile", "--config", "cpu", "--device", "tpu"], "expected cpu, cuda or cuda:N"),
 ])
 def test_bad_cli_input_is_one_clear_line(args, message, capsys, monkeypatch):
     monkeypatch.delenv("SQSNET_DATA", raising=False)
@@ -388,6 +412,17 @@ def test_bad_cli_input_is_one_clear_line(args, message, capsys, monkeypatch):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("sqsnet: error: ")
     assert message in err[0]
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA GPU")
+@pytest.mark.parametrize("cmd", [["profile", "--config", "cpu"],
+                                 ["eval", "--dataset", "ferplus", "--data-root", "/tmp"],
+                                 ["predict", "x.jpg"]])
+def test_cuda_device_without_a_gpu_is_one_clear_line(cmd, capsys):
+    assert main([*cmd, "--device", "cuda"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["sqsnet: error: --device cuda: no CUDA GPU is available here; "
+                   "use --device cpu"]
 
 
 def test_predict_rejects_a_non_image(tmp_path, capsys):
@@ -455,7 +490,7 @@ def test_eval_default_checkpoint_on_real_faces(tmp_path, capsys):
     assert "classes not scored" in capsys.readouterr().out
 
 
-def test_ablation_grid_on_a_fixture(tmp_path, fixture_data, tiny_cfg_path, caplog):
+def test_ablation_grid_on_a_fixture(tmp_path, fixture_data, tiny_cfg_path, caplog, capsys):
     out = tmp_path / "grid"
     args = ["ablate", "--config", str(tiny_cfg_path), "--data-root", str(fixture_data),
             "--seeds", "1", "--epochs", "1", "--variants", "full", "no_sqs", "--out-dir",
@@ -478,3 +513,11 @@ def test_ablation_grid_on_a_fixture(tmp_path, fixture_data, tiny_cfg_path, caplo
         assert main(args) == 0
     assert (out / "full-seed0" / "summary.json").stat().st_mtime == stamp
     assert "finished already, skipping" in caplog.text
+    # the same folder with other settings: refused, naming the run and the difference
+    capsys.readouterr()
+    assert main([*args[:args.index("--epochs")], "--epochs", "2",
+                 *args[args.index("--epochs") + 2:]]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "full-seed0 was trained with other settings" in err[0]
+    assert "train.epochs: 1 -> 2" in err[0] and "--out-dir" in err[0]
+    assert (out / "full-seed0" / "summary.json").stat().st_mtime == stamp

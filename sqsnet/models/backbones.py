@@ -29,7 +29,7 @@ import timm
 import torch
 from torch import nn
 
-from sqsnet.config import BranchConfig
+from sqsnet.config import BranchConfig, ConfigError
 
 __all__ = ["Backbone", "PretrainedWeightsError", "UnknownModelError", "create_backbone"]
 
@@ -101,6 +101,11 @@ def _create_timm(
         kwargs["pretrained_cfg_overlay"] = dict(file=cached)
     try:
         return timm.create_model(name, pretrained=pretrained, **kwargs)
+    except (TypeError, AssertionError) as exc:  # settings the model does not accept
+        settings = {k: v for k, v in kwargs.items() if k != "pretrained_cfg_overlay"}
+        raise ConfigError(
+            f"timm model '{name}' rejected its settings {settings}: "
+            f"{str(exc) or type(exc).__name__}") from None
     except (OSError, RuntimeError, ValueError) as exc:
         if not pretrained:
             raise
@@ -180,7 +185,14 @@ class Backbone(nn.Module):
         was_training = self.training
         self.eval()
         x = torch.zeros(1, in_chans, img_size, img_size)
-        out = self.forward(x)
+        try:
+            out = self.forward(x)
+        except (AssertionError, RuntimeError, ValueError) as exc:
+            raise ConfigError(
+                f"backbone '{self.name}' cannot take a {in_chans} x {img_size} x {img_size} "
+                f"input ({str(exc) or type(exc).__name__}): model.img_size must match the "
+                "branch's own input size (e.g. a Swin's kwargs.img_size) and suit its strides "
+                "and windows") from None
         self.train(was_training)
         if out.shape[1] != self.out_channels:
             raise RuntimeError(
