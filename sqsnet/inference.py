@@ -32,7 +32,7 @@ class FacePrediction:
         crop: The aligned face crop the model saw (before resizing), RGB.
         probabilities: Class name -> probability, in the model's class order.
         label: The most probable class.
-        score: Detector confidence (1.0 for the whole-image fallback).
+        score: Detector confidence (0.0 for the whole-image fallback: nothing was detected).
         whole_image: True when no face was detected and the whole image was used.
     """
 
