@@ -59,6 +59,13 @@ def _hub_reachable(timeout: float = 3.0) -> bool:
         return False
 
 
+def _has_published_weights(name: str) -> bool:
+    """Whether timm knows where to get weights for ``name`` (hub, URL or file)."""
+    cfg = timm.models.get_pretrained_cfg(name)
+    return cfg is not None and any(
+        getattr(cfg, key, None) for key in ("hf_hub_id", "url", "file"))
+
+
 def _cached_weights(name: str) -> str | None:
     """Path of already-downloaded hub weights for ``name`` in the local HF cache, if any."""
     try:
@@ -93,6 +100,11 @@ def _create_timm(
                 ".safetensors, .pth or .bin weights file"
             )
         kwargs["pretrained_cfg_overlay"] = dict(file=str(path))
+    elif pretrained and not _has_published_weights(name):
+        raise PretrainedWeightsError(
+            f"'{name}' has no published pretrained weights: train it from scratch "
+            "(model.pretrained=false) or pass your own weights file as pretrained_path "
+            "(model.local_branch.pretrained_path / model.global_branch.pretrained_path)")
     elif pretrained and (_hub_offline() or not _hub_reachable()):
         cached = _cached_weights(name)
         if cached is None:

@@ -65,6 +65,16 @@ def test_pretrained_unreachable_hub_fails_fast(monkeypatch: pytest.MonkeyPatch) 
         Backbone("resnet10t", img_size=32, pretrained=True)
 
 
+def test_pretrained_for_a_model_without_published_weights_says_so(monkeypatch) -> None:
+    """The lab's own FER CNNs have no hub weights: no download hint, no network probe."""
+    monkeypatch.setattr("sqsnet.models.backbones._hub_reachable", lambda *a: pytest.fail(
+        "probed the hub for a model that has no weights there"))
+    with pytest.raises(PretrainedWeightsError, match="'fer_vgg_m' has no published "
+                       "pretrained weights: train it from scratch") as info:
+        Backbone("fer_vgg_m", img_size=48, pretrained=True, out_index=3)
+    assert "\n" not in str(info.value)
+
+
 def test_pretrained_path_loads_local_file(tmp_path) -> None:
     from safetensors.torch import save_file
 
