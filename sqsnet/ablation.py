@@ -35,11 +35,13 @@ import yaml
 
 from sqsnet.checkpoint import atomic_write_text
 from sqsnet.config import (
+    INCIDENTAL_SETTINGS,
     Config,
     ConfigError,
     apply_overrides,
     config_differences,
     config_from_dict,
+    format_differences,
 )
 from sqsnet.evaluate import paired_ttest, summarize_seeds
 
@@ -213,14 +215,6 @@ def _strict_json(obj: Any) -> Any:
     return obj
 
 
-# What may differ between an existing run folder and the grid that finds it: where the data
-# lives, the class list training fills in, and knobs of speed and resumability.
-_SETTINGS_THAT_MAY_DIFFER = (
-    "name", "model.class_names", "model.num_classes", "data.root", "data.num_workers",
-    "data.cache", "train.out_dir", "train.threads", "train.checkpoint_every",
-)
-
-
 def _check_same_settings(run_dir: Path, run_cfg: Config) -> None:
     """Refuse to skip or resume a run folder that was trained with other settings.
 
@@ -234,12 +228,11 @@ def _check_same_settings(run_dir: Path, run_cfg: Config) -> None:
         old = config_from_dict(yaml.safe_load(saved.read_text()) or {}, where=str(saved))
     except yaml.YAMLError as exc:
         raise ConfigError(f"{saved}: not valid YAML ({exc})") from None
-    diff = config_differences(old, run_cfg, ignore=_SETTINGS_THAT_MAY_DIFFER)
+    diff = config_differences(old, run_cfg, ignore=INCIDENTAL_SETTINGS)
     if diff:
-        more = f" (and {len(diff) - 3} more)" if len(diff) > 3 else ""
         raise ConfigError(
             f"{run_dir} was trained with other settings than this grid's "
-            f"({'; '.join(diff[:3])}{more}): give the grid its own --out-dir, or remove "
+            f"({format_differences(diff)}): give the grid its own --out-dir, or remove "
             "that folder to retrain it")
 
 

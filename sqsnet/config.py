@@ -35,6 +35,8 @@ __all__ = [
     "apply_overrides",
     "validate_config",
     "config_differences",
+    "format_differences",
+    "INCIDENTAL_SETTINGS",
 ]
 
 PRESET_DIR = Path(__file__).resolve().parent / "configs"
@@ -380,6 +382,14 @@ def _flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+#: Settings that say where and how fast a run ran, or that training fills in, not what it
+#: trains: two runs that differ only in these are the same recipe (resume, ablation reuse).
+INCIDENTAL_SETTINGS: tuple[str, ...] = (
+    "name", "model.class_names", "model.num_classes", "data.root", "data.num_workers",
+    "data.cache", "train.out_dir", "train.run_name", "train.threads", "train.checkpoint_every",
+)
+
+
 def config_differences(
     old: Config | Mapping[str, Any], new: Config | Mapping[str, Any],
     only: Sequence[str] = (), ignore: Sequence[str] = (),
@@ -410,6 +420,12 @@ def config_differences(
             lines.append(f"{key}: {'(absent)' if va is missing else repr(va)} -> "
                          f"{'(absent)' if vb is missing else repr(vb)}")
     return lines
+
+
+def format_differences(lines: Sequence[str], limit: int = 3) -> str:
+    """The first ``limit`` lines of :func:`config_differences`, joined for one message."""
+    more = f" (and {len(lines) - limit} more)" if len(lines) > limit else ""
+    return "; ".join(lines[:limit]) + more
 
 
 def config_to_dict(cfg: Any) -> dict[str, Any]:

@@ -48,11 +48,13 @@ from sqsnet.checkpoint import (
     save_checkpoint,
 )
 from sqsnet.config import (
+    INCIDENTAL_SETTINGS,
     Config,
     ConfigError,
     TrainConfig,
     config_differences,
     config_to_dict,
+    format_differences,
     save_config,
 )
 from sqsnet.evaluate import compute_metrics, predict_loader
@@ -263,27 +265,19 @@ def _evaluate(
     return metrics
 
 
-# Settings a resumed run may change without a warning (where the data lives, the class
-# list training fills in, and knobs of speed and resumability).
-_RESUME_FREE = ("name", "model.class_names", "model.num_classes", "data.root",
-                "data.num_workers", "data.cache", "train.threads", "train.checkpoint_every",
-                "train.out_dir", "train.run_name")
-
-
 def _check_resume_settings(path: Path, old: Config, new: Config) -> None:
     """A resumed run must build the same model; other changed settings are logged.
 
     Raises:
         CheckpointError: When a ``model.*`` setting differs from the checkpoint's.
     """
-    model_diff = config_differences(old, new, only=("model.",), ignore=_RESUME_FREE)
+    model_diff = config_differences(old, new, only=("model.",), ignore=INCIDENTAL_SETTINGS)
     if model_diff:
-        more = f" (and {len(model_diff) - 3} more)" if len(model_diff) > 3 else ""
         raise CheckpointError(
             f"cannot resume {path}: it was trained with another model "
-            f"({'; '.join(model_diff[:3])}{more}); resume with its own config "
+            f"({format_differences(model_diff)}); resume with its own config "
             f"({path.parent / 'config.yaml'}) or choose another --run-name")
-    other = config_differences(old, new, ignore=("model.", *_RESUME_FREE))
+    other = config_differences(old, new, ignore=("model.", *INCIDENTAL_SETTINGS))
     if other:
         _LOG.warning("resuming %s with changed settings: %s", path, "; ".join(other))
 

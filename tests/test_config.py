@@ -11,6 +11,7 @@ from sqsnet.config import (
     available_presets,
     config_differences,
     config_to_dict,
+    format_differences,
     load_config,
     save_config,
 )
@@ -106,6 +107,8 @@ def test_config_differences_name_each_changed_setting() -> None:
     old = config_to_dict(a)
     del old["train"]["ema_decay"]
     assert config_differences(old, a) == ["train.ema_decay: (absent) -> 0.0"]
+    assert format_differences(["a: 1 -> 2"]) == "a: 1 -> 2"
+    assert format_differences(list("abcde")) == "a; b; c (and 2 more)"
 
 
 def test_bad_yaml_files(tmp_path) -> None:
