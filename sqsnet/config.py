@@ -336,6 +336,13 @@ def _get(cfg: Any, dotted: str) -> Any:
     return cfg
 
 
+def _is_choice(value: Any, choices: tuple[Any, ...]) -> bool:
+    # bool is an int subclass: 1 must not pass for true, nor true for 1
+    if isinstance(value, bool):
+        return any(c is value for c in choices)
+    return any(not isinstance(c, bool) and c == value for c in choices)
+
+
 def validate_config(cfg: Config, where: str = "config") -> Config:
     """Check the values that have a fixed set of choices or must agree with each other.
 
@@ -351,9 +358,7 @@ def validate_config(cfg: Config, where: str = "config") -> Config:
     """
     for key, choices in _CHOICES.items():
         value = _get(cfg, key)
-        # bool is an int: compare with `is` for True/False so that 1 is not taken for true
-        if not any(value is c if isinstance(c, bool) else (value == c and not isinstance(
-                value, bool)) for c in choices):
+        if not _is_choice(value, choices):
             expected = ", ".join(str(c).lower() if isinstance(c, bool) else c for c in choices)
             raise ConfigError(f"{where}: {key}={value!r}: expected one of {expected}")
     m = cfg.model
