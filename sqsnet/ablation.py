@@ -31,8 +31,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-import yaml
-
 from sqsnet.checkpoint import atomic_write_text
 from sqsnet.config import (
     INCIDENTAL_SETTINGS,
@@ -40,8 +38,8 @@ from sqsnet.config import (
     ConfigError,
     apply_overrides,
     config_differences,
-    config_from_dict,
     format_differences,
+    load_config,
 )
 from sqsnet.evaluate import paired_ttest, summarize_seeds
 
@@ -224,11 +222,7 @@ def _check_same_settings(run_dir: Path, run_cfg: Config) -> None:
     saved = run_dir / "config.yaml"
     if not saved.is_file():
         return
-    try:
-        old = config_from_dict(yaml.safe_load(saved.read_text()) or {}, where=str(saved))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{saved}: not valid YAML ({exc})") from None
-    diff = config_differences(old, run_cfg, ignore=INCIDENTAL_SETTINGS)
+    diff = config_differences(load_config(saved), run_cfg, ignore=INCIDENTAL_SETTINGS)
     if diff:
         raise ConfigError(
             f"{run_dir} was trained with other settings than this grid's "

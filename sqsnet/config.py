@@ -278,6 +278,11 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
 
 
+# Mapping-valued settings that are one value (passed on whole), not a section of keys: an
+# override replaces them, and a config comparison compares them whole.
+_OPAQUE_MAPPINGS = ("kwargs", "train_transform")
+
+
 def _fill(cls: type, values: Mapping[str, Any], where: str) -> Any:
     """Build dataclass ``cls`` from a mapping, recursing into nested dataclasses."""
     if not isinstance(values, Mapping):
@@ -380,7 +385,7 @@ def validate_config(cfg: Config, where: str = "config") -> Config:
 def _flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     flat: dict[str, Any] = {}
     for key, value in values.items():
-        if isinstance(value, Mapping) and key not in ("kwargs", "train_transform"):
+        if isinstance(value, Mapping) and key not in _OPAQUE_MAPPINGS:
             flat.update(_flatten(value, f"{prefix}{key}."))
         else:
             flat[f"{prefix}{key}"] = value
@@ -501,7 +506,7 @@ def apply_overrides(cfg: Config, overrides: Sequence[str] | Mapping[str, Any]) -
                     f"(known here: {known})"
                 )
             if depth == len(parts) - 1:
-                if isinstance(node[part], dict) and part != "kwargs" and part != "train_transform":
+                if isinstance(node[part], dict) and part not in _OPAQUE_MAPPINGS:
                     if not isinstance(value, dict):
                         raise ConfigError(f"override '{key}': expected a mapping")
                     node[part] = {**node[part], **value}
