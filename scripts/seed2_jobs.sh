@@ -11,7 +11,7 @@ run() {  # run NAME [extra --set values]
   local resume=""; [ -f "runs/$name/last.safetensors" ] && resume="--resume"
   echo "=== $name start $(date -u +%FT%TZ) $resume"
   .venv/bin/sqsnet train --config configs/ferplus_cpu.yaml --data-root ../shared/data/ferplus \
-    --set train.seed=2 "$@" --run-name "$name" $resume > "runs/$name.log" 2>&1
+    --set train.seed=2 "$@" --run-name "$name" --no-progress $resume > "runs/$name.log" 2>&1
   echo "=== $name exit $? $(date -u +%FT%TZ)"
 }
 run ferplus_cpu_vggm-seed2

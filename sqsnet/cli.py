@@ -64,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-root", help="dataset folder (default: $SQSNET_DATA)")
     p.add_argument("--split", default="valid", help="split name (train/valid/test)")
     p.add_argument("--tta", action="store_true", help="5-view test-time augmentation")
+    p.add_argument("--crop-pct", type=_crop_pct,
+                   help="side fraction of each face kept by the centre crop, in (0, 1] "
+                   "(default: the checkpoint's model.crop_pct)")
     p.add_argument("--json", dest="json_out", help="write all metrics to this JSON file")
     p.add_argument("--batch-size", type=int, default=128,
                    help="images per evaluation batch (default: 128)")
@@ -113,6 +116,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _crop_pct(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 < value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {text!r}")
+    return value
+
+
 def _load_cfg(args: argparse.Namespace):
     from sqsnet.config import load_config
 
@@ -146,17 +159,22 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from sqsnet.evaluate import evaluate_dataset
 
     model = load_model(args.checkpoint, device=args.device)
+    if args.crop_pct is not None:
+        model.cfg.crop_pct = args.crop_pct
     dataset = build_dataset(args.dataset, args.data_root, args.split,
-                            transform=build_eval_transform(model.cfg.img_size))
+                            transform=build_eval_transform(model.cfg.img_size,
+                                                           crop_pct=model.cfg.crop_pct))
     metrics = evaluate_dataset(model, dataset, model.class_names, tta=args.tta,
                                batch_size=args.batch_size, num_workers=args.workers,
                                device=args.device, progress=sys.stderr.isatty())
     metrics["checkpoint"] = str(getattr(model, "checkpoint_meta", {}).get("path", ""))
     metrics["dataset"] = args.dataset
     metrics["split"] = args.split
+    metrics["crop_pct"] = model.cfg.crop_pct
     print(f"{args.dataset}/{args.split}: n={metrics['n']} accuracy {metrics['accuracy']:.4f} "
           f"macro-F1 {metrics['macro_f1']:.4f} weighted-F1 {metrics['weighted_f1']:.4f} "
-          f"balanced acc {metrics['balanced_accuracy']:.4f}" + (" (TTA)" if args.tta else ""))
+          f"balanced acc {metrics['balanced_accuracy']:.4f}" + (" (TTA)" if args.tta else "")
+          + (f" (crop_pct {model.cfg.crop_pct:g})" if model.cfg.crop_pct < 1.0 else ""))
     dropped = metrics["dropped"]
     if dropped["model_only"] or dropped["dataset_only"]:
         print(f"classes not scored: model only {dropped['model_only']}, dataset only "

@@ -36,6 +36,7 @@ __all__ = [
     "validate_config",
     "config_differences",
     "format_differences",
+    "EVAL_ONLY_MODEL_SETTINGS",
     "INCIDENTAL_SETTINGS",
 ]
 
@@ -126,6 +127,9 @@ class ModelConfig:
         use_global: Ablation switch "w/o Swin" when false.
         use_sqs: Ablation switch "w/o SQS" when false.
         img_size: Square input size in pixels.
+        crop_pct: Side fraction of a face crop kept by the evaluation transform's centre
+            crop before resizing (1 = the whole crop). An inference setting, like timm's
+            ``crop_pct``: it changes what validation scores, not the weights.
         in_chans: Input channels.
         num_classes: Number of classes of both heads.
         class_names: Class names in head order (filled from the dataset when training).
@@ -149,6 +153,7 @@ class ModelConfig:
     use_global: bool = True
     use_sqs: bool = True
     img_size: int = 224
+    crop_pct: float = 1.0
     in_chans: int = 3
     num_classes: int = 8
     class_names: list[str] = field(default_factory=list)
@@ -371,6 +376,9 @@ def validate_config(cfg: Config, where: str = "config") -> Config:
         value = getattr(m, key)
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ConfigError(f"{where}: model.{key}={value!r}: expected a positive integer")
+    if isinstance(m.crop_pct, bool) or not isinstance(m.crop_pct, (int, float)) \
+            or not 0.0 < m.crop_pct <= 1.0:
+        raise ConfigError(f"{where}: model.crop_pct={m.crop_pct!r}: expected a number in (0, 1]")
     if m.fusion == "cross_attention" and m.use_local and m.use_global \
             and m.fused_dim % m.fusion_heads:
         raise ConfigError(
@@ -398,6 +406,11 @@ INCIDENTAL_SETTINGS: tuple[str, ...] = (
     "name", "model.class_names", "model.num_classes", "data.root", "data.num_workers",
     "data.cache", "train.out_dir", "train.run_name", "train.threads", "train.checkpoint_every",
 )
+
+
+#: ``model.*`` settings that change how a model is scored, not the weights it trains: a run
+#: may be resumed with another value (logged as a changed setting).
+EVAL_ONLY_MODEL_SETTINGS: tuple[str, ...] = ("model.crop_pct",)
 
 
 def config_differences(

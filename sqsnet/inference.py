@@ -72,7 +72,8 @@ class Predictor:
         self.model = load_model(checkpoint, device=device)
         self.device = device
         self.class_names = self.model.class_names
-        self.transform = build_eval_transform(self.model.cfg.img_size)
+        self.transform = build_eval_transform(self.model.cfg.img_size,
+                                              crop_pct=self.model.cfg.crop_pct)
         self._detector = detector
         self._lock = threading.Lock()
 

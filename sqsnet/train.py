@@ -48,6 +48,7 @@ from sqsnet.checkpoint import (
     save_checkpoint,
 )
 from sqsnet.config import (
+    EVAL_ONLY_MODEL_SETTINGS,
     INCIDENTAL_SETTINGS,
     Config,
     ConfigError,
@@ -157,7 +158,7 @@ def build_datasets(
     size = cfg.model.img_size
     train_tf = build_train_transform(size, random_erasing=d.random_erasing,
                                      **dict(d.train_transform))
-    eval_tf = build_eval_transform(size)
+    eval_tf = build_eval_transform(size, crop_pct=cfg.model.crop_pct)
     kwargs: dict[str, Any] = {}
     if d.dataset == "ferplus":
         kwargs.update(cache=d.cache)
@@ -271,13 +272,15 @@ def _check_resume_settings(path: Path, old: Config, new: Config) -> None:
     Raises:
         CheckpointError: When a ``model.*`` setting differs from the checkpoint's.
     """
-    model_diff = config_differences(old, new, only=("model.",), ignore=INCIDENTAL_SETTINGS)
+    model_diff = config_differences(old, new, only=("model.",),
+                                    ignore=(*INCIDENTAL_SETTINGS, *EVAL_ONLY_MODEL_SETTINGS))
     if model_diff:
         raise CheckpointError(
             f"cannot resume {path}: it was trained with another model "
             f"({format_differences(model_diff)}); resume with its own config "
             f"({path.parent / 'config.yaml'}) or choose another --run-name")
-    other = config_differences(old, new, ignore=("model.", *INCIDENTAL_SETTINGS))
+    other = [line for line in config_differences(old, new, ignore=INCIDENTAL_SETTINGS)
+             if line not in model_diff]
     if other:
         _LOG.warning("resuming %s with changed settings: %s", path, "; ".join(other))
 
@@ -655,7 +658,8 @@ def _test_report(
     try:
         kwargs = {"num_classes": d.num_classes_affectnet} if d.dataset == "affectnet" else {}
         test_set = build_dataset(d.dataset, data_root if data_root is not None else d.root,
-                                 d.test_split, transform=build_eval_transform(cfg.model.img_size),
+                                 d.test_split, transform=build_eval_transform(cfg.model.img_size,
+                                                                crop_pct=cfg.model.crop_pct),
                                  **kwargs)
     except (DatasetError, ValueError, FileNotFoundError) as exc:
         _LOG.info("no test report: %s", str(exc).splitlines()[0])

@@ -72,6 +72,8 @@ def test_bad_overrides(bad: str, match: str) -> None:
     ("data.label_mode=soft", "expected one of majority, probability"),
     ("train.amp_cpu=1", r"train.amp_cpu=1: expected one of true, false, auto"),
     ("model.img_size=0", r"model.img_size=0: expected a positive integer"),
+    ("model.crop_pct=0", r"model.crop_pct=0: expected a number in \(0, 1\]"),
+    ("model.crop_pct=1.2", r"model.crop_pct=1.2: expected a number in \(0, 1\]"),
     ("model.fusion_heads=7", "model.fused_dim=1024 is not divisible by model.fusion_heads=7"),
 ])
 def test_values_outside_their_choices_fail_at_load(bad: str, match: str) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from PIL import Image
 
 from sqsnet.checkpoint import CheckpointError, load_checkpoint, load_model, save_checkpoint
 from sqsnet.cli import main
@@ -41,7 +42,7 @@ def test_train_eval_predict_through_the_cli(tmp_path, fixture_data, tiny_cfg_pat
     out = tmp_path / "runs"
     assert _cli("train", "--config", str(tiny_cfg_path), "--data-root", str(fixture_data),
                 "--out-dir", str(out), "--run-name", "r1", "--no-progress",
-                "--set", "train.max_steps_per_epoch=2") == 0
+                "--set", "train.max_steps_per_epoch=2", "model.crop_pct=0.9") == 0
     run = out / "r1"
     for name in ("config.yaml", "metrics.csv", "best.safetensors", "best.json",
                  "last.safetensors", "summary.json"):
@@ -57,6 +58,7 @@ def test_train_eval_predict_through_the_cli(tmp_path, fixture_data, tiny_cfg_pat
     sidecar = json.loads((run / "best.json").read_text())
     assert sidecar["meta"]["class_names"][:2] == ["neutral", "happiness"]
     assert sidecar["config"]["model"]["img_size"] == 32
+    assert sidecar["config"]["model"]["crop_pct"] == 0.9  # the checkpoint carries its eval crop
     # the saved config reloads to the same model
     assert load_config(run / "config.yaml").model.fused_dim == 32
 
@@ -67,6 +69,19 @@ def test_train_eval_predict_through_the_cli(tmp_path, fixture_data, tiny_cfg_pat
     metrics = json.loads(metrics_json.read_text())
     assert metrics["n"] == 12 and metrics["tta"] is True
     assert len(metrics["confusion_matrix"]) == 8
+    assert metrics["crop_pct"] == 0.9
+    assert _cli("eval", "--checkpoint", str(run), "--dataset", "ferplus", "--data-root",
+                str(fixture_data), "--split", "valid", "--crop-pct", "1", "--json",
+                str(metrics_json)) == 0
+    assert json.loads(metrics_json.read_text())["crop_pct"] == 1.0
+
+    from sqsnet.data import build_eval_transform
+    from sqsnet.inference import Predictor
+
+    face = Image.open(next((fixture_data / "FER2013Valid").glob("*.png"))).convert("RGB")
+    predictor = Predictor(run / "best.safetensors")
+    assert torch.equal(predictor.transform(face), build_eval_transform(32, crop_pct=0.9)(face))
+    assert not torch.equal(predictor.transform(face), build_eval_transform(32)(face))
 
     image = next((fixture_data / "FER2013Valid").glob("*.png"))
     capsys.readouterr()
@@ -234,9 +249,10 @@ def test_resume_refuses_another_model_and_logs_other_changes(tmp_path, fixture_d
     assert (run / "last.safetensors").read_bytes() == before  # refused before writing
     with caplog.at_level("WARNING", logger="sqsnet.train"):
         _train_tiny(tiny_cfg_path, fixture_data, tmp_path / "a", epochs=2, resume=True,
-                    extra=("train.lr=0.002",))
+                    extra=("train.lr=0.002", "model.crop_pct=0.9"))
     assert "resuming" in caplog.text and "train.epochs: 1 -> 2" in caplog.text
     assert "train.lr: 0.001 -> 0.002" in caplog.text
+    assert "model.crop_pct: 1.0 -> 0.9" in caplog.text  # scoring, not the model: allowed
 
 
 def test_worker_count_does_not_change_training(tmp_path, fixture_data, tiny_cfg_path):
@@ -412,6 +428,15 @@ def test_bad_cli_input_is_one_clear_line(args, message, capsys, monkeypatch):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("sqsnet: error: ")
     assert message in err[0]
+
+
+@pytest.mark.parametrize("value", ["0", "1.5", "most"])
+def test_eval_crop_pct_outside_0_1_is_a_usage_error(value, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["eval", "--dataset", "ferplus", "--crop-pct", value])
+    assert info.value.code == 2
+    assert f"argument --crop-pct: expected a number in (0, 1], got '{value}'" in \
+        capsys.readouterr().err
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA GPU")

@@ -37,6 +37,7 @@ from .labels import (
 from .sampling import ClassAwareBatchSampler, QuadDataset, SeededItems, StratifiedSubset
 from .transforms import (
     TTA_VIEW_NAMES,
+    CenterCropFraction,
     EnsureChannels,
     MixupCutmix,
     build_eval_transform,
@@ -78,6 +79,7 @@ __all__ = [
     "SeededItems",
     "StratifiedSubset",
     # transforms
+    "CenterCropFraction",
     "EnsureChannels",
     "build_train_transform",
     "build_eval_transform",

@@ -34,6 +34,7 @@ __all__ = [
     "IMAGENET_DEFAULT_MEAN",
     "IMAGENET_DEFAULT_STD",
     "EnsureChannels",
+    "CenterCropFraction",
     "build_train_transform",
     "build_eval_transform",
     "TTA_VIEW_NAMES",
@@ -87,6 +88,41 @@ class EnsureChannels(torch.nn.Module):
         else:
             raise ValueError(f"Cannot convert an image with {c} channels to {self.channels}.")
         return tv_tensors.Image(out)
+
+
+class CenterCropFraction(torch.nn.Module):
+    """Keep the central ``crop_pct`` of each side of an image tensor ``[C, H, W]``.
+
+    The fraction, not a pixel size, is fixed, so face crops of any size lose the same
+    share of their border (timm's ``crop_pct`` without the resize-up step).
+
+    Args:
+        crop_pct: Side fraction kept, ``0 < crop_pct <= 1`` (1 keeps the whole image).
+    """
+
+    def __init__(self, crop_pct: float = 1.0) -> None:
+        super().__init__()
+        _check_crop_pct(crop_pct)
+        self.crop_pct = float(crop_pct)
+
+    def forward(self, img: torch.Tensor) -> torch.Tensor:
+        """Args: img: ``[..., C, H, W]``. Returns: ``[..., C, round(H * pct), round(W * pct)]``."""
+        if self.crop_pct >= 1.0:
+            return img
+        h, w = img.shape[-2:]
+        size = [max(1, round(h * self.crop_pct)), max(1, round(w * self.crop_pct))]
+        return v2.functional.center_crop(img, size)
+
+    def extra_repr(self) -> str:
+        return f"crop_pct={self.crop_pct}"
+
+
+def _check_crop_pct(crop_pct: float) -> float:
+    """Return ``crop_pct`` as a float if ``0 < crop_pct <= 1``, else raise ``ValueError``."""
+    if isinstance(crop_pct, bool) or not isinstance(crop_pct, (int, float)) \
+            or not 0.0 < float(crop_pct) <= 1.0:
+        raise ValueError(f"crop_pct must be a number in (0, 1], got {crop_pct!r}.")
+    return float(crop_pct)
 
 
 def _mean_std(
@@ -168,33 +204,38 @@ def build_eval_transform(
     in_chans: int = 3,
     mean: Sequence[float] = IMAGENET_DEFAULT_MEAN,
     std: Sequence[float] = IMAGENET_DEFAULT_STD,
+    crop_pct: float = 1.0,
 ) -> Callable[[Any], torch.Tensor]:
-    """Deterministic evaluation transform: resize the whole face crop to a square.
+    """Deterministic evaluation transform: optional centre crop, then resize to a square.
 
-    Face crops are already centred, so no centre crop is taken (it would cut chin and
-    forehead); non-square crops are resized without keeping the aspect ratio.
+    Face crops are already centred. With ``crop_pct=1`` (the default) the whole crop is
+    resized; a ``crop_pct`` below 1 first keeps the central share of each side, which
+    matches the apparent face size of the training crops (``RandomResizedCrop`` with
+    scale 0.8-1 keeps about 0.95 of each side on average). Non-square crops are resized
+    without keeping the aspect ratio.
 
     Args:
         img_size: Output side in pixels.
         in_chans: 3 (grayscale replicated) or 1.
         mean: Normalisation mean.
         std: Normalisation std.
+        crop_pct: Side fraction kept by the centre crop (the model's ``crop_pct``).
 
     Returns:
         A callable mapping a PIL image or ``[C, H, W]`` uint8 tensor to a float tensor
         ``[in_chans, img_size, img_size]``.
     """
     mean_l, std_l = _mean_std(in_chans, mean, std)
-    return v2.Compose(
-        [
-            v2.ToImage(),
-            EnsureChannels(in_chans),
-            v2.Resize((img_size, img_size), antialias=True),
-            v2.ToDtype(torch.float32, scale=True),
-            v2.Normalize(mean_l, std_l),
-            v2.ToPureTensor(),
-        ]
-    )
+    ops: list[Callable[[Any], Any]] = [v2.ToImage(), EnsureChannels(in_chans)]
+    if _check_crop_pct(crop_pct) < 1.0:
+        ops.append(CenterCropFraction(crop_pct))
+    ops += [
+        v2.Resize((img_size, img_size), antialias=True),
+        v2.ToDtype(torch.float32, scale=True),
+        v2.Normalize(mean_l, std_l),
+        v2.ToPureTensor(),
+    ]
+    return v2.Compose(ops)
 
 
 def _crop_resize(x: torch.Tensor, top: int, left: int, h: int, w: int) -> torch.Tensor:

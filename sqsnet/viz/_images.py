@@ -103,7 +103,8 @@ def prepare_batch(model: Any, images: Sequence[ImageLike]) -> torch.Tensor:
     """
     size = int(model.cfg.img_size)
     in_chans = int(getattr(model.cfg, "in_chans", 3))
-    transform = build_eval_transform(size, in_chans)
+    transform = build_eval_transform(size, in_chans,
+                                     crop_pct=float(getattr(model.cfg, "crop_pct", 1.0)))
     out = []
     for image in images:
         if (isinstance(image, torch.Tensor) and image.ndim == 3

@@ -8,6 +8,7 @@ import torch
 from PIL import Image
 
 from sqsnet.data.transforms import (
+    CenterCropFraction,
     MixupCutmix,
     build_eval_transform,
     build_train_transform,
@@ -41,6 +42,29 @@ def test_eval_transform_deterministic_train_random() -> None:
     tr = build_train_transform(40)
     torch.manual_seed(0)
     assert not torch.equal(tr(img), tr(img))
+
+
+def test_eval_crop_keeps_the_central_share_of_each_side() -> None:
+    # a 40 x 40 image whose centre 38 x 38 (crop_pct 0.95) is white and whose 1-px border is black
+    arr = np.zeros((40, 40), np.uint8)
+    arr[1:39, 1:39] = 255
+    img = Image.fromarray(arr)
+    whole = build_eval_transform(38)(img)
+    cropped = build_eval_transform(38, crop_pct=0.95)(img)
+    white = (1.0 - 0.485) / 0.229
+    assert torch.allclose(cropped[0], torch.full((38, 38), white), atol=1e-5)  # border gone
+    assert whole[0, 0, 0] < 0 and whole[0, 19, 19] == pytest.approx(white, abs=1e-5)
+    assert torch.equal(build_eval_transform(38, crop_pct=1.0)(img), whole)
+    # non-square inputs lose the same share of each side
+    tall = torch.zeros(1, 100, 60, dtype=torch.uint8)
+    assert CenterCropFraction(0.9)(tall).shape == (1, 90, 54)
+    assert CenterCropFraction(1.0)(tall) is tall
+
+
+@pytest.mark.parametrize("bad", [0, 0.0, -0.5, 1.5, True, "0.9"])
+def test_eval_crop_rejects_fractions_outside_0_1(bad) -> None:
+    with pytest.raises(ValueError, match=r"crop_pct must be a number in \(0, 1\]"):
+        build_eval_transform(48, crop_pct=bad)
 
 
 def test_tta_views_deterministic() -> None:
