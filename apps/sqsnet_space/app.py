@@ -572,6 +572,7 @@ class LabApp:
     def _gradcam(self, pred: Predictor, faces: list[FaceView], branch: str) -> str:
         """Fill ``face.cam``; returns a note for the status line ('' when all went well)."""
         try:
+            from sqsnet.viz import model_view
             from sqsnet.viz.gradcam import available_branches, gradcam, gradcam_overlay
         except ImportError as exc:
             return f"Grad-CAM is unavailable ({exc})."
@@ -585,7 +586,7 @@ class LabApp:
         with lock:  # Grad-CAM hooks the shared model: no other forward may run meanwhile
             maps = gradcam(pred.model, x, branch=branch)
         for face, cam in zip(faces, maps):
-            shown = _fit(face.crop, FACE_CROP_SIDE)
+            shown = _fit(model_view(pred.model, face.crop), FACE_CROP_SIDE)
             face.cam = gradcam_overlay(shown, np.asarray(cam))
         return note
 
@@ -806,7 +807,7 @@ class LabApp:
             with lock:
                 maps = compute_quad_maps(pred.model, *crops, labels=labels)
             figure = _figure_to_image(plot_quad_maps(maps))
-            face = _fit(crops[0], FACE_CROP_SIDE)
+            face = _fit(maps.images[0], FACE_CROP_SIDE)  # the anchor as the model sees it
             up = maps.upsampled(face.size)
             r_range = float(maps.r_limit)
             overlays = [

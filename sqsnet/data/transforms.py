@@ -91,7 +91,7 @@ class EnsureChannels(torch.nn.Module):
 
 
 class CenterCropFraction(torch.nn.Module):
-    """Keep the central ``crop_pct`` of each side of an image tensor ``[C, H, W]``.
+    """Keep the central ``crop_pct`` of each side of an image (tensor ``[C, H, W]`` or PIL).
 
     The fraction, not a pixel size, is fixed, so face crops of any size lose the same
     share of their border (timm's ``crop_pct`` without the resize-up step).
@@ -105,11 +105,11 @@ class CenterCropFraction(torch.nn.Module):
         _check_crop_pct(crop_pct)
         self.crop_pct = float(crop_pct)
 
-    def forward(self, img: torch.Tensor) -> torch.Tensor:
-        """Args: img: ``[..., C, H, W]``. Returns: ``[..., C, round(H * pct), round(W * pct)]``."""
+    def forward(self, img: Any) -> Any:
+        """Args: img: ``[..., C, H, W]`` or PIL. Returns: ``[..., C, round(H * pct), round(W * pct)]``."""
         if self.crop_pct >= 1.0:
             return img
-        h, w = img.shape[-2:]
+        h, w = v2.functional.get_size(img)
         size = [max(1, round(h * self.crop_pct)), max(1, round(w * self.crop_pct))]
         return v2.functional.center_crop(img, size)
 

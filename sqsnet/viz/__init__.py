@@ -11,6 +11,7 @@ Figures are :class:`matplotlib.figure.Figure` objects made without pyplot; nothi
 ever shown or popped up. See ``docs/visualisation.md`` for how to read each map.
 """
 
+from sqsnet.viz._images import model_view
 from sqsnet.viz.gradcam import (
     BRANCHES,
     available_branches,
@@ -69,6 +70,7 @@ __all__ = [
     "plot_predictions",
     "predict_images",
     "save_figure",
+    "model_view",
     # samples
     "find_data_root",
     "class_indices",

@@ -18,10 +18,11 @@ from PIL import Image
 from sqsnet.data.transforms import (
     IMAGENET_DEFAULT_MEAN,
     IMAGENET_DEFAULT_STD,
+    CenterCropFraction,
     build_eval_transform,
 )
 
-__all__ = ["ImageLike", "model_device", "prepare_batch", "resize_map", "to_pil"]
+__all__ = ["ImageLike", "model_device", "model_view", "prepare_batch", "resize_map", "to_pil"]
 
 ImageLike = Image.Image | np.ndarray | torch.Tensor
 """A PIL image, an ``H x W (x C)`` array (uint8, or float in [0, 1]) or a ``C x H x W``
@@ -88,6 +89,28 @@ def model_device(model: torch.nn.Module) -> torch.device:
         return next(model.parameters()).device
     except StopIteration:
         return torch.device("cpu")
+
+
+def model_view(model: Any, image: ImageLike) -> Image.Image:
+    """The part of an image the model sees, for drawing maps over it.
+
+    The eval transform keeps the central ``model.cfg.crop_pct`` of each side before
+    resizing, so a heatmap from :func:`prepare_batch`'s batch covers that part, not the
+    whole image. An already-normalised tensor of the model's size is its own view.
+
+    Args:
+        model: An :class:`~sqsnet.models.SQSNet` (``model.cfg.crop_pct``, default 1).
+        image: See :data:`ImageLike`.
+
+    Returns:
+        PIL RGB image at the input's resolution, centre-cropped like the model's input.
+    """
+    pil = to_pil(image)
+    size = int(model.cfg.img_size)
+    if isinstance(image, torch.Tensor) and image.shape[-2:] == (size, size) \
+            and _is_normalised(image):
+        return pil
+    return CenterCropFraction(float(getattr(model.cfg, "crop_pct", 1.0)))(pil)
 
 
 def prepare_batch(model: Any, images: Sequence[ImageLike]) -> torch.Tensor:

@@ -28,7 +28,7 @@ from PIL import Image
 from pytorch_grad_cam import GradCAM
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
-from sqsnet.viz._images import ImageLike, prepare_batch, to_pil
+from sqsnet.viz._images import ImageLike, model_view, prepare_batch
 from sqsnet.viz.similarity import overlay_heatmap
 
 __all__ = ["BRANCHES", "available_branches", "gradcam", "gradcam_overlay", "plot_gradcam"]
@@ -146,8 +146,8 @@ def plot_gradcam(
         raise ValueError("plot_gradcam needs at least one image")
     names = list(class_names) if class_names is not None else list(model.class_names)
     shown = list(branches) if branches is not None else available_branches(model)
-    images = [to_pil(im) for im in pil_images]
-    x = prepare_batch(model, images)
+    x = prepare_batch(model, list(pil_images))
+    images = [model_view(model, im) for im in pil_images]  # what the maps cover
     was_training = model.training
     model.eval()
     try:

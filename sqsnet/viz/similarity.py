@@ -37,7 +37,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from sqsnet.models.sqs import SpatialQuadSimilarity, SQSOutput, sqs_hinge_map
-from sqsnet.viz._images import ImageLike, prepare_batch, resize_map, to_pil
+from sqsnet.viz._images import ImageLike, model_view, prepare_batch, resize_map
 
 __all__ = [
     "MAP_KEYS",
@@ -69,7 +69,8 @@ class QuadMaps:
         loss: ``L_SQS`` of this quad: the mean of ``hinge``.
         margin: The margin ``m`` used.
         labels: Optional class names of anchor, positive, negative 1, negative 2.
-        images: The four images as given, as PIL RGB (anchor first).
+        images: The four images as the model sees them (its eval centre crop,
+            ``model.cfg.crop_pct``), as PIL RGB at their own resolution (anchor first).
         params: ``tau``, ``alpha``, ``beta``, ``gamma``, ``normalize``, ``grid`` (H, W) and
             ``from_model`` (False when the model had no SQS module, see module docs).
     """
@@ -168,8 +169,9 @@ def compute_quad_maps(
     """
     if labels is not None and len(labels) != 4:
         raise ValueError(f"labels must name the 4 images of the quad, got {len(labels)}")
-    images = [to_pil(im) for im in (anchor, positive, negative1, negative2)]
-    x = prepare_batch(model, images)  # 4 x C x S x S
+    quad = (anchor, positive, negative1, negative2)
+    x = prepare_batch(model, quad)  # 4 x C x S x S
+    images = [model_view(model, im) for im in quad]  # what the maps cover
     module, own = _sqs_module(model)
     was_training = model.training
     model.eval()

@@ -129,3 +129,24 @@ def test_plot_quad_maps_renders_png(tiny_model: SQSNet, faces: list[Image.Image]
     assert "L_SQS" in fig.get_suptitle()
     path = save_figure(fig, tmp_path / "quad.png")
     assert_png(path)
+
+
+def test_maps_cover_the_models_eval_crop(faces: list[Image.Image]) -> None:
+    """With model.crop_pct < 1 the maps describe the central crop, and the images say so."""
+    from sqsnet.viz import model_view
+
+    torch.manual_seed(0)
+    model = SQSNet(tiny_model_config()).eval()
+    model.cfg.crop_pct = 0.5
+    maps = compute_quad_maps(model, *faces)
+    centre = [f.crop((12, 12, 36, 36)) for f in faces]  # the central half of each 48 px side
+    assert [im.size for im in maps.images] == [(24, 24)] * 4
+    assert np.array_equal(np.asarray(maps.images[0]), np.asarray(centre[0]))
+    model.cfg.crop_pct = 1.0
+    same = compute_quad_maps(model, *centre)
+    for key in MAP_KEYS:
+        np.testing.assert_allclose(getattr(maps, key), getattr(same, key), atol=1e-5)
+    # a normalised model-sized tensor is already the model's view: not cropped again
+    model.cfg.crop_pct = 0.5
+    x = build_eval_transform(model.cfg.img_size)(faces[0])
+    assert model_view(model, x).size == (model.cfg.img_size, model.cfg.img_size)

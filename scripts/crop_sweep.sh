@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Score one checkpoint on FERPlus Valid (majority labels) at several evaluation crops
+# (model.crop_pct), each with and without 5-view TTA, through `sqsnet eval` (data:
+# $SQSNET_DATA, else ../shared/data/ferplus). Writes
+# results/crop_sweep/NAME/crop<C>[-tta].json and prints a table. Finished files are kept.
+#   scripts/crop_sweep.sh NAME CHECKPOINT [CROP ...]     (default crops: 1 0.95 0.9 0.85)
+set -eu
+cd "$(dirname "$0")/.."
+if [ $# -lt 2 ]; then echo "usage: $0 NAME CHECKPOINT [CROP ...]" >&2; exit 2; fi
+name=$1; ckpt=$2; shift 2
+crops=("$@"); [ ${#crops[@]} -gt 0 ] || crops=(1 0.95 0.9 0.85)
+out=results/crop_sweep/$name
+mkdir -p "$out"
+root=(); [ -n "${SQSNET_DATA:-}" ] || root=(--data-root ../shared/data/ferplus)
+for c in "${crops[@]}"; do
+  for tta in "" "--tta"; do
+    f=$out/crop$c${tta:+-tta}.json
+    [ -f "$f" ] && continue
+    .venv/bin/sqsnet eval --checkpoint "$ckpt" --dataset ferplus "${root[@]}" --split valid \
+      --crop-pct "$c" $tta --json "$f" > /dev/null
+  done
+done
+.venv/bin/python - "$out" <<'PY'
+import json, sys
+from pathlib import Path
+rows = {}
+for f in sorted(Path(sys.argv[1]).glob("crop*.json")):
+    m = json.loads(f.read_text())
+    rows.setdefault(m["crop_pct"], {})["tta" if m["tta"] else "single"] = m
+print(f"{sys.argv[1]}: {next(iter(next(iter(rows.values())).values()))['checkpoint']}")
+print("| crop_pct | acc. (%) | acc. 5-view TTA (%) | macro-F1 (%) |")
+print("|---|---|---|---|")
+for crop in sorted(rows, reverse=True):
+    r = rows[crop]
+    cell = lambda k, key: f"{100 * r[k][key]:.2f}" if k in r else "-"
+    print(f"| {crop:g} | {cell('single', 'accuracy')} | {cell('tta', 'accuracy')} | "
+          f"{cell('single', 'macro_f1')} |")
+PY
