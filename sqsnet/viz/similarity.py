@@ -147,7 +147,7 @@ def compute_quad_maps(
     """Compute the SQS maps of one quad exactly as the model's training call does.
 
     The images go through the model's eval transform
-    (``build_eval_transform(model.cfg.img_size)``) and then through
+    (``build_eval_transform(model.cfg.img_size, crop_pct=model.cfg.crop_pct)``) and then through
     ``model.forward_train_quads(a, p, n1, n2, target)`` with a dummy target, in eval mode
     (dropout off) and under ``torch.no_grad``; the model's train/eval mode is restored.
 
