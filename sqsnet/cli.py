@@ -68,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="side fraction of each face kept by the centre crop, in (0, 1] "
                    "(default: the checkpoint's model.crop_pct)")
     p.add_argument("--json", dest="json_out", help="write all metrics to this JSON file")
+    p.add_argument("--predictions", metavar="CSV",
+                   help="write one row per image (sample, target, predicted, correct, "
+                   "class probabilities) to this CSV file")
     p.add_argument("--batch-size", type=int, default=128,
                    help="images per evaluation batch (default: 128)")
     p.add_argument("--workers", type=int, default=0, help="DataLoader workers (default: 0)")
@@ -166,7 +169,9 @@ def _cmd_eval(args: argparse.Namespace) -> int:
                                                            crop_pct=model.cfg.crop_pct))
     metrics = evaluate_dataset(model, dataset, model.class_names, tta=args.tta,
                                batch_size=args.batch_size, num_workers=args.workers,
-                               device=args.device, progress=sys.stderr.isatty())
+                               device=args.device, progress=sys.stderr.isatty(),
+                               per_sample=bool(args.predictions))
+    rows = metrics.pop("per_sample", None)
     metrics["checkpoint"] = str(getattr(model, "checkpoint_meta", {}).get("path", ""))
     metrics["dataset"] = args.dataset
     metrics["split"] = args.split
@@ -188,6 +193,11 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
         atomic_write_text(args.json_out, json.dumps(metrics, indent=2))
         print(f"metrics written to {args.json_out}")
+    if rows is not None:
+        from sqsnet.evaluate import write_predictions_csv
+
+        write_predictions_csv(args.predictions, rows)
+        print(f"per-image predictions written to {args.predictions}")
     return 0
 
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -34,6 +35,8 @@ __all__ = [
     "McNemarResult",
     "mcnemar_test",
     "evaluate_dataset",
+    "write_predictions_csv",
+    "read_predictions_csv",
 ]
 
 _LOG = logging.getLogger(__name__)
@@ -246,6 +249,7 @@ def evaluate_dataset(
     num_workers: int = 0,
     device: str | torch.device = "cpu",
     progress: bool = False,
+    per_sample: bool = False,
 ) -> dict[str, Any]:
     """Score a model on a labelled dataset, matching classes by canonical name.
 
@@ -259,6 +263,10 @@ def evaluate_dataset(
         model_classes: The model's class names in logit order.
         tta: Five-view test-time augmentation.
         batch_size / num_workers / device / progress: Loader and runtime settings.
+        per_sample: Also return ``per_sample``: one row per scored sample, in dataset
+            order, with ``sample`` (its path or identifier), ``target``, ``predicted``
+            (class names) and ``probabilities`` over the shared classes (see
+            :func:`write_predictions_csv`).
 
     Returns:
         :func:`compute_metrics` over the shared classes, plus ``dropped`` info
@@ -290,4 +298,55 @@ def evaluate_dataset(
         "dropped_samples": int((~keep).sum()),
     }
     metrics["tta"] = bool(tta)
+    if per_sample:
+        names = list(mapping.shared)
+        ids = list(getattr(dataset, "samples", [])) or [str(i) for i in range(len(targets))]
+        metrics["per_sample"] = [
+            {"sample": ids[i], "target": names[t], "predicted": names[p],
+             "probabilities": {n: float(v) for n, v in zip(names, row)}}
+            for i, t, p, row in zip(np.flatnonzero(keep), y_true, y_pred, sub_probs)
+        ]
     return metrics
+
+
+def write_predictions_csv(path: str | Path, rows: Sequence[Mapping[str, Any]]) -> Path:
+    """Write :func:`evaluate_dataset`'s ``per_sample`` rows as a CSV file (atomically).
+
+    Columns: ``sample``, ``target``, ``predicted``, ``correct`` (0/1), then ``p_<class>`` for
+    every class, so two files of one dataset can be joined on ``sample`` (McNemar's test
+    between two models or two settings: :func:`read_predictions_csv`, :func:`mcnemar_test`).
+
+    Returns:
+        The written path.
+    """
+    import csv
+    import io
+
+    from sqsnet.checkpoint import atomic_write_text
+
+    classes = list(rows[0]["probabilities"]) if rows else []
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["sample", "target", "predicted", "correct", *(f"p_{c}" for c in classes)])
+    for r in rows:
+        writer.writerow([r["sample"], r["target"], r["predicted"],
+                         int(r["target"] == r["predicted"]),
+                         *(f"{r['probabilities'][c]:.6f}" for c in classes)])
+    atomic_write_text(path, buf.getvalue())
+    return Path(path)
+
+
+def read_predictions_csv(path: str | Path) -> dict[str, bool]:
+    """``{sample: correct}`` from a :func:`write_predictions_csv` file.
+
+    Raises:
+        ValueError: If the file lacks the ``sample``/``correct`` columns (names the file).
+    """
+    import csv
+
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        if not reader.fieldnames or not {"sample", "correct"} <= set(reader.fieldnames):
+            raise ValueError(f"{path}: expected a predictions CSV written by sqsnet eval "
+                             f"--predictions (columns sample, correct, ...)")
+        return {row["sample"]: row["correct"] == "1" for row in reader}

@@ -40,9 +40,16 @@ def test_sweep_then_set_crop_round_trip(tmp_path, tiny_checkpoint, capsys):
                           text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     assert sorted(p.name for p in sweep.iterdir()) == [
-        "crop0.6-tta.json", "crop0.6.json", "crop1-tta.json", "crop1.json"]
-    assert "| 0.6 |" in done.stdout and "| 1 |" in done.stdout
-    at = {f.name: json.loads(f.read_text()) for f in sweep.iterdir()}
+        "crop0.6-tta.json", "crop0.6.csv", "crop0.6.json", "crop1-tta.json", "crop1.csv",
+        "crop1.json"]
+    assert "| 1 |" in done.stdout
+    at = {f.name: json.loads(f.read_text()) for f in sweep.glob("*.json")}
+    from sqsnet.evaluate import mcnemar_test, read_predictions_csv
+
+    a, b = read_predictions_csv(sweep / "crop0.6.csv"), read_predictions_csv(sweep / "crop1.csv")
+    t = mcnemar_test([a[k] for k in sorted(a)], [b[k] for k in sorted(a)])
+    assert f"| 0.6 | {100 * at['crop0.6.json']['accuracy']:.2f} |" in done.stdout
+    assert f"{t.a_only} / {t.b_only}, p = {t.pvalue:.3g} |" in done.stdout
     assert at["crop0.6.json"]["crop_pct"] == 0.6 and at["crop1-tta.json"]["tta"] is True
 
     before = load_checkpoint(tiny_checkpoint).model_state

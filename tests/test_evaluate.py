@@ -9,8 +9,9 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from sqsnet.evaluate import (compute_metrics, mcnemar_test, paired_ttest, predict_loader,
-                             summarize_seeds)
+from sqsnet.evaluate import (compute_metrics, evaluate_dataset, mcnemar_test, paired_ttest,
+                             predict_loader, read_predictions_csv, summarize_seeds,
+                             write_predictions_csv)
 from sqsnet.models import SQSNet
 from tests.helpers import tiny_model_config
 
@@ -94,3 +95,41 @@ def test_predict_loader_with_tta_is_deterministic() -> None:
     with torch.no_grad():
         manual = torch.stack([model(v).softmax(-1) for v in views]).mean(0)
     np.testing.assert_allclose(p1[:4], manual.numpy(), rtol=1e-5, atol=1e-6)
+
+
+class _Named(TensorDataset):
+    """A labelled dataset with class names and sample identifiers."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, classes: list[str]) -> None:
+        super().__init__(x, y)
+        self.classes = classes
+        self.samples = [f"img{i}.png" for i in range(len(y))]
+
+
+def test_per_sample_rows_follow_the_scored_samples_and_round_trip_through_csv(tmp_path) -> None:
+    torch.manual_seed(0)
+    model = SQSNet(tiny_model_config()).eval()  # 4 classes
+    names = ["neutral", "happiness", "surprise", "sadness"]
+    x = torch.randn(7, 3, 32, 32)
+    y = torch.tensor([0, 1, 2, 0, 2, 1, 0])  # dataset order: anger (2) is not a model class
+    data = _Named(x, y, ["happiness", "neutral", "anger"])
+    metrics = evaluate_dataset(model, data, names, per_sample=True)
+    rows = metrics["per_sample"]
+    assert [r["sample"] for r in rows] == ["img0.png", "img1.png", "img3.png", "img5.png",
+                                           "img6.png"]  # anger images dropped
+    assert [r["target"] for r in rows] == ["happiness", "neutral", "happiness", "neutral",
+                                           "happiness"]
+    for r in rows:
+        assert set(r["probabilities"]) == {"neutral", "happiness"}
+        assert r["predicted"] == max(r["probabilities"], key=r["probabilities"].get)
+    hits = [r["target"] == r["predicted"] for r in rows]
+    assert metrics["n"] == 5 and metrics["accuracy"] == pytest.approx(sum(hits) / 5)
+    assert "per_sample" not in evaluate_dataset(model, data, names)
+
+    path = write_predictions_csv(tmp_path / "p.csv", rows)
+    header = path.read_text().splitlines()[0]
+    assert header.startswith("sample,target,predicted,correct,p_")
+    assert read_predictions_csv(path) == {r["sample"]: h for r, h in zip(rows, hits)}
+    (tmp_path / "bad.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(ValueError, match=r"bad.csv: expected a predictions CSV"):
+        read_predictions_csv(tmp_path / "bad.csv")

@@ -63,10 +63,16 @@ def test_train_eval_predict_through_the_cli(tmp_path, fixture_data, tiny_cfg_pat
     assert load_config(run / "config.yaml").model.fused_dim == 32
 
     metrics_json = tmp_path / "eval.json"
+    preds_csv = tmp_path / "preds.csv"
     assert _cli("eval", "--checkpoint", str(run), "--dataset", "ferplus", "--data-root",
                 str(fixture_data), "--split", "valid", "--tta", "--json",
-                str(metrics_json)) == 0
+                str(metrics_json), "--predictions", str(preds_csv)) == 0
     metrics = json.loads(metrics_json.read_text())
+    assert "per_sample" not in metrics  # the rows go to the CSV only
+    lines = preds_csv.read_text().splitlines()
+    assert len(lines) == 1 + 12
+    correct = [int(line.split(",")[3]) for line in lines[1:]]
+    assert sum(correct) / 12 == pytest.approx(metrics["accuracy"])
     assert metrics["n"] == 12 and metrics["tta"] is True
     assert len(metrics["confusion_matrix"]) == 8
     assert metrics["crop_pct"] == 0.9
