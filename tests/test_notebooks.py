@@ -80,3 +80,30 @@ def test_notebook_executes(path: Path) -> None:
     if path.name.startswith(("01_", "02_", "04_")):
         assert images, "expected at least one figure"
     print(f"{path.name}: {elapsed:.1f} s")
+
+
+@pytest.mark.slow
+def test_sqs_notebook_draws_the_maps_of_your_own_four_images(tmp_path: Path,
+                                                             monkeypatch) -> None:
+    """Notebook 02 with ``MY_FACES`` set: faces found or used whole, maps drawn."""
+    nbclient = pytest.importorskip("nbclient", reason="nbclient is not installed (extra 'dev')")
+    pytest.importorskip("ipykernel", reason="ipykernel is not installed (extra 'notebooks')")
+    from sqsnet.viz import synthetic_face
+
+    files = []
+    for i, expression in enumerate(("happiness", "happiness", "sadness", "sadness")):
+        files.append(tmp_path / f"{i}_{expression}.png")
+        synthetic_face(expression, size=120, seed=i).save(files[-1])
+    path = next(p for p in NOTEBOOKS if p.name.startswith("02_"))
+    nb = nbformat.read(path, as_version=4)
+    params = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    assert "MY_FACES = []" in params.source
+    params.source = params.source.replace("MY_FACES = []", f"MY_FACES = {[str(f) for f in files]!r}")
+    client = nbclient.NotebookClient(nb, timeout=CELL_TIMEOUT_S, kernel_name="python3",
+                                     resources={"metadata": {"path": str(NOTEBOOK_DIR)}})
+    monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    client.execute()
+    own = next(c for c in nb.cells if c.cell_type == "code" and "def own_quad" in c.source)
+    text = "".join(o.get("text", "") for o in own.outputs if o.output_type == "stream")
+    assert "L_SQS = " in text
+    assert any("image/png" in o.get("data", {}) for o in own.outputs)
