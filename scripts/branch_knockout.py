@@ -24,13 +24,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
 from sqsnet.checkpoint import atomic_write_text, load_model
 from sqsnet.data import build_dataset, build_eval_transform
-from sqsnet.evaluate import compute_metrics
+from sqsnet.evaluate import compute_metrics, predict_loader
 
 BRANCHES = ("global_branch", "local_branch")
 
@@ -44,15 +43,6 @@ def _replaced(module: torch.nn.Module, value: torch.Tensor) -> Iterator[None]:
         yield
     finally:
         handle.remove()
-
-
-@torch.no_grad()
-def _predict(model: Any, loader: DataLoader) -> tuple[np.ndarray, np.ndarray]:
-    preds, targets = [], []
-    for x, y in loader:
-        preds.append(model(x).argmax(-1).numpy())
-        targets.append((y.argmax(-1) if y.ndim == 2 else y).numpy())
-    return np.concatenate(preds), np.concatenate(targets)
 
 
 @torch.no_grad()
@@ -106,11 +96,11 @@ def knockout(model: Any, dataset: Any, batch_size: int = 256) -> dict[str, dict[
     for key, branch in (("full", None), ("no_global", "global_branch"),
                         ("no_local", "local_branch")):
         if branch is None:
-            pred, target = _predict(model, loader)
+            probs, target = predict_loader(model, loader)
         else:
             with _replaced(getattr(model, branch), stats[branch]["mean"]):
-                pred, target = _predict(model, loader)
-        m = compute_metrics(target, pred, model.class_names)
+                probs, target = predict_loader(model, loader)
+        m = compute_metrics(target, probs.argmax(1), model.class_names)
         out[key] = {"accuracy": m["accuracy"], "macro_f1": m["macro_f1"], "n": m["n"]}
     return out
 

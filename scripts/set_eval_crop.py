@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from sqsnet.checkpoint import CheckpointError, load_checkpoint, load_model, save_checkpoint
+from sqsnet.config import is_crop_fraction
 
 _KEYS = ("accuracy", "macro_f1", "weighted_f1", "balanced_accuracy", "n")
 
@@ -45,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="results/crop_sweep/NAME folder with the scores at both crops")
     p.add_argument("--note", default="", help="how the crop was chosen, kept in the metadata")
     args = p.parse_args(argv)
-    if not 0.0 < args.crop_pct <= 1.0:
+    if not is_crop_fraction(args.crop_pct):
         raise SystemExit(f"--crop-pct {args.crop_pct}: expected a number in (0, 1]")
     try:
         ckpt = load_checkpoint(args.checkpoint)

@@ -120,11 +120,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _crop_pct(text: str) -> float:
+    from sqsnet.config import is_crop_fraction
+
     try:
         value = float(text)
     except ValueError:
         value = float("nan")
-    if not 0.0 < value <= 1.0:
+    if not is_crop_fraction(value):
         raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {text!r}")
     return value
 

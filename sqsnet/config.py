@@ -37,6 +37,7 @@ __all__ = [
     "config_differences",
     "format_differences",
     "EVAL_ONLY_MODEL_SETTINGS",
+    "is_crop_fraction",
     "INCIDENTAL_SETTINGS",
 ]
 
@@ -346,6 +347,12 @@ def _get(cfg: Any, dotted: str) -> Any:
     return cfg
 
 
+def is_crop_fraction(value: Any) -> bool:
+    """Whether ``value`` is a valid ``model.crop_pct``: a number in ``(0, 1]`` (not a bool)."""
+    return (not isinstance(value, bool) and isinstance(value, (int, float))
+            and 0.0 < float(value) <= 1.0)
+
+
 def _is_choice(value: Any, choices: tuple[Any, ...]) -> bool:
     # bool is an int subclass: 1 must not pass for true, nor true for 1
     if isinstance(value, bool):
@@ -376,8 +383,7 @@ def validate_config(cfg: Config, where: str = "config") -> Config:
         value = getattr(m, key)
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ConfigError(f"{where}: model.{key}={value!r}: expected a positive integer")
-    if isinstance(m.crop_pct, bool) or not isinstance(m.crop_pct, (int, float)) \
-            or not 0.0 < m.crop_pct <= 1.0:
+    if not is_crop_fraction(m.crop_pct):
         raise ConfigError(f"{where}: model.crop_pct={m.crop_pct!r}: expected a number in (0, 1]")
     if m.fusion == "cross_attention" and m.use_local and m.use_global \
             and m.fused_dim % m.fusion_heads:

@@ -30,6 +30,8 @@ from timm.data.random_erasing import RandomErasing
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 
+from sqsnet.config import is_crop_fraction
+
 __all__ = [
     "IMAGENET_DEFAULT_MEAN",
     "IMAGENET_DEFAULT_STD",
@@ -119,8 +121,7 @@ class CenterCropFraction(torch.nn.Module):
 
 def _check_crop_pct(crop_pct: float) -> float:
     """Return ``crop_pct`` as a float if ``0 < crop_pct <= 1``, else raise ``ValueError``."""
-    if isinstance(crop_pct, bool) or not isinstance(crop_pct, (int, float)) \
-            or not 0.0 < float(crop_pct) <= 1.0:
+    if not is_crop_fraction(crop_pct):
         raise ValueError(f"crop_pct must be a number in (0, 1], got {crop_pct!r}.")
     return float(crop_pct)
 
