@@ -221,6 +221,10 @@ class TrainConfig:
     Attributes:
         epochs: Maximum epochs.
         lr / weight_decay: AdamW.
+        global_lr_scale: Learning-rate multiplier for the global (Swin) branch's parameters
+            (warm-up and cosine schedule scale with it). Transformers trained from scratch
+            usually want a smaller step than a CNN at the same batch size; 1 gives every
+            parameter ``lr``.
         t0_epochs: First restart period of CosineAnnealingWarmRestarts, in epochs (stepped
             per iteration).
         t_mult: Period multiplier after each restart.
@@ -254,6 +258,7 @@ class TrainConfig:
     epochs: int = 50
     lr: float = 3e-4
     weight_decay: float = 1e-5
+    global_lr_scale: float = 1.0
     t0_epochs: float = 50.0
     t_mult: int = 1
     eta_min: float = 0.0
@@ -393,6 +398,10 @@ def validate_config(cfg: Config, where: str = "config") -> Config:
     if not (m.use_local or m.use_global):
         raise ConfigError(f"{where}: model.use_local and model.use_global are both false: "
                           "the model needs at least one branch")
+    scale = cfg.train.global_lr_scale
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not scale > 0:
+        raise ConfigError(f"{where}: train.global_lr_scale={scale!r}: expected a positive "
+                          "number (1 = the same learning rate as the rest of the model)")
     return cfg
 
 

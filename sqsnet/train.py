@@ -23,6 +23,7 @@ only rank 0 writes).
 from __future__ import annotations
 
 import csv
+import io
 import json
 import logging
 import math
@@ -58,6 +59,7 @@ from sqsnet.config import (
     format_differences,
     save_config,
 )
+from sqsnet.diagnostics import BranchRecorder
 from sqsnet.evaluate import compute_metrics, predict_loader
 from sqsnet.models import SQSNet
 from sqsnet.profiling import hardware_info
@@ -70,11 +72,15 @@ _LOG = logging.getLogger(__name__)
 METRIC_FIELDS = [
     "epoch", "lr", "train_loss", "train_ce", "train_sqs_ce", "train_sqs", "train_kd",
     "excluded_anchors", "val_loss", "val_accuracy", "val_macro_f1", "val_balanced_accuracy",
-    "images_per_s", "epoch_time_s", "best", "val_accuracy_live",
+    "images_per_s", "epoch_time_s", "best", "val_accuracy_live", "val_local_std",
+    "val_global_std",
 ]
 """Columns of ``metrics.csv``. With ``train.ema_decay`` the ``val_*`` columns score the
 averaged weights (the ones selected) and ``val_accuracy_live`` the live weights; without it
-``val_accuracy_live`` is empty."""
+``val_accuracy_live`` is empty. ``val_local_std`` / ``val_global_std``: how much each
+branch's output varies over the validation images (:mod:`sqsnet.diagnostics`; empty for an
+absent branch, and measured on rank 0's share of the split under DistributedDataParallel). A
+branch whose spread falls towards 0 has collapsed to a constant map."""
 
 
 class TrainingDivergedError(RuntimeError):
@@ -233,6 +239,26 @@ def _dist_info() -> tuple[int, int, int]:
     return world, rank, local
 
 
+def _param_groups(model: SQSNet, t: TrainConfig) -> list[dict[str, Any]]:
+    """AdamW parameter groups: no weight decay on biases and norms, and the global branch
+    at ``lr * global_lr_scale`` (in groups of its own only when the scale is not 1, so runs
+    written before the setting existed resume unchanged)."""
+    split_global = t.global_lr_scale != 1 and model.global_branch is not None
+    own = {id(p) for p in model.global_branch.parameters()} if split_global else set()
+    groups: dict[tuple[bool, bool], list[nn.Parameter]] = {
+        key: [] for key in ((False, True), (False, False), (True, True), (True, False))}
+    for name, param in model.named_parameters():
+        if param.requires_grad:
+            decayed = not (param.ndim <= 1 or name.endswith(".bias"))
+            groups[(id(param) in own, decayed)].append(param)
+    out = []
+    for (is_global, decayed), params in groups.items():
+        if params or not is_global:
+            out.append({"params": params, "weight_decay": t.weight_decay if decayed else 0.0,
+                        "lr": t.lr * (t.global_lr_scale if is_global else 1.0)})
+    return out
+
+
 def _make_scheduler(
     optimizer: torch.optim.Optimizer, cfg: Config, steps_per_epoch: int
 ) -> torch.optim.lr_scheduler.LRScheduler:
@@ -252,9 +278,18 @@ def _make_scheduler(
 
 def _evaluate(
     model: SQSNet, loader: DataLoader, device: torch.device, class_names: list[str],
-    world: int, tta: bool = False,
+    world: int, tta: bool = False, branch_spread: bool = False,
 ) -> dict[str, Any]:
-    probs, targets = predict_loader(model, loader, device, tta=tta)
+    """Metrics on a loader; with ``branch_spread`` (one view only) also ``local_std`` and
+    ``global_std``, each branch's output spread over this rank's images
+    (:class:`sqsnet.diagnostics.BranchRecorder`; absent branches are left out)."""
+    recorder = BranchRecorder(model) if branch_spread and not tta else nullcontext()
+    with recorder:
+        probs, targets = predict_loader(model, loader, device, tta=tta)
+    spread = {}
+    if isinstance(recorder, BranchRecorder):
+        spread = {f"{name.split('_')[0]}_std": s.std_over_images
+                  for name, s in recorder.stats().items()}
     if world > 1:
         gathered: list[Any] = [None] * world
         dist.all_gather_object(gathered, (probs, targets))
@@ -263,6 +298,7 @@ def _evaluate(
     metrics = compute_metrics(targets, probs.argmax(1), class_names)
     eps = 1e-12
     metrics["loss"] = float(-np.log(probs[np.arange(len(targets)), targets] + eps).mean())
+    metrics.update(spread)
     return metrics
 
 
@@ -391,15 +427,7 @@ def train(
         )
 
     # ---- optimisation --------------------------------------------------------------
-    decay, no_decay = [], []
-    for name, param in model.named_parameters():
-        if not param.requires_grad:
-            continue
-        (no_decay if param.ndim <= 1 or name.endswith(".bias") else decay).append(param)
-    optimizer = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": t.weight_decay},
-         {"params": no_decay, "weight_decay": 0.0}], lr=t.lr,
-    )
+    optimizer = torch.optim.AdamW(_param_groups(model, t), lr=t.lr)
     scheduler = _make_scheduler(optimizer, cfg, steps_per_epoch)
     amp_dtype = autocast_dtype(t, dev.type)
     use_amp = amp_dtype is not None
@@ -425,7 +453,13 @@ def train(
                 raise CheckpointError(f"{last_path} has no weight average to resume with "
                                  f"train.ema_decay={t.ema_decay}: it was written without EMA")
             ema.module.load_state_dict(st["ema"])
-        optimizer.load_state_dict(st["optimizer"])
+        try:
+            optimizer.load_state_dict(st["optimizer"])
+        except ValueError as err:
+            raise CheckpointError(
+                f"cannot resume {last_path}: its optimizer state does not fit this run's "
+                f"parameter groups ({err}); was train.global_lr_scale changed? Resume with "
+                f"the run's own config ({run_dir / 'config.yaml'})") from None
         scheduler.load_state_dict(st["scheduler"])
         _set_rng_state(model, st["rng"], st["rng_extra"])
         start_epoch = int(st["epoch"]) + 1
@@ -442,6 +476,8 @@ def train(
         if not metrics_path.exists():
             with open(metrics_path, "w", newline="") as fh:
                 csv.DictWriter(fh, METRIC_FIELDS).writeheader()
+        else:
+            _upgrade_metrics_header(metrics_path)
         _LOG.info("run folder %s, %d train / %d val images, %d steps per epoch", run_dir,
                   len(train_set), len(val_set), steps_per_epoch)
 
@@ -570,7 +606,7 @@ def train(
         epoch_time = time.time() - t0
         sums, seen, excluded = reduced(sums, seen, excluded)
         selected = model if ema is None else ema.module
-        val = _evaluate(selected, val_loader, dev, class_names, world)
+        val = _evaluate(selected, val_loader, dev, class_names, world, branch_spread=True)
         live_accuracy = (_evaluate(model, val_loader, dev, class_names, world)["accuracy"]
                          if ema is not None else "")
         improved = val["accuracy"] > best_acc
@@ -595,6 +631,8 @@ def train(
             "epoch_time_s": epoch_time,
             "best": int(improved),
             "val_accuracy_live": live_accuracy,
+            "val_local_std": val.get("local_std", ""),
+            "val_global_std": val.get("global_std", ""),
         }
         if is_main:
             _LOG.info(
@@ -668,6 +706,25 @@ def _test_report(
     report = _short(_evaluate(model, loader, dev, class_names, world=1))
     report["available"] = True
     return report
+
+
+def _upgrade_metrics_header(path: Path) -> None:
+    """Give a resumed run's ``metrics.csv`` the current columns (written by an older
+    version: its rows keep their values, new columns are left empty), atomically."""
+    with open(path, newline="") as fh:
+        reader = csv.DictReader(fh)
+        if reader.fieldnames == METRIC_FIELDS:
+            return
+        unknown = [f for f in reader.fieldnames or [] if f not in METRIC_FIELDS]
+        if unknown:
+            raise CheckpointError(f"{path}: unexpected columns {unknown}: expected a subset "
+                                  f"of {METRIC_FIELDS}")
+        rows = list(reader)
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, METRIC_FIELDS, restval="")
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(path, buf.getvalue())
 
 
 def _short(metrics: dict[str, Any]) -> dict[str, float]:
