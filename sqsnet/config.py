@@ -109,12 +109,18 @@ class LossConfig:
         sqs_ce_weight: Weight of the SQS head's cross-entropy.
         kd_weight: ``mu``, weight of ``T^2 * KL(p_sqs.detach() || p_base)``.
         kd_temperature: ``T``.
+        global_aux_weight: Weight of an auxiliary cross-entropy on the global (Swin) branch
+            alone: a linear classifier on its pooled map, used in training only (deep
+            supervision, as Conformer gives each of its branches a classifier). It keeps the
+            branch's output informative when the fused classifier could lean on the CNN
+            alone; 0 (default) builds no such head.
     """
 
     label_smoothing: float = 0.1
     sqs_ce_weight: float = 1.0
     kd_weight: float = 1.0
     kd_temperature: float = 2.0
+    global_aux_weight: float = 0.0
 
 
 @dataclass
@@ -398,6 +404,10 @@ def validate_config(cfg: Config, where: str = "config") -> Config:
     if not (m.use_local or m.use_global):
         raise ConfigError(f"{where}: model.use_local and model.use_global are both false: "
                           "the model needs at least one branch")
+    aux = m.loss.global_aux_weight
+    if isinstance(aux, bool) or not isinstance(aux, (int, float)) or not aux >= 0:
+        raise ConfigError(f"{where}: model.loss.global_aux_weight={aux!r}: expected a number "
+                          ">= 0 (0 = no auxiliary classifier on the global branch)")
     scale = cfg.train.global_lr_scale
     if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not scale > 0:
         raise ConfigError(f"{where}: train.global_lr_scale={scale!r}: expected a positive "

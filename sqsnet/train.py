@@ -71,7 +71,7 @@ _LOG = logging.getLogger(__name__)
 
 METRIC_FIELDS = [
     "epoch", "lr", "train_loss", "train_ce", "train_sqs_ce", "train_sqs", "train_kd",
-    "excluded_anchors", "val_loss", "val_accuracy", "val_macro_f1", "val_balanced_accuracy",
+    "train_aux", "excluded_anchors", "val_loss", "val_accuracy", "val_macro_f1", "val_balanced_accuracy",
     "images_per_s", "epoch_time_s", "best", "val_accuracy_live", "val_local_std",
     "val_global_std",
 ]
@@ -500,7 +500,8 @@ def train(
         packed = torch.tensor([*sums.values(), seen, excluded], dtype=torch.float64, device=dev)
         dist.all_reduce(packed)
         values = packed.tolist()
-        return dict(zip(sums, values[:5])), int(values[5]), int(values[6])
+        n = len(sums)
+        return dict(zip(sums, values[:n])), int(values[n]), int(values[n + 1])
 
     def train_state(epoch_done: int, partial_epoch: dict[str, Any] | None) -> dict[str, Any]:
         rng_tensors, rng_extra = _rng_state(model)
@@ -523,7 +524,7 @@ def train(
         batch_sampler.set_epoch(epoch)
         seeded_set.set_epoch(epoch)  # forwards to the quad dataset
         model.train()
-        sums = {"total": 0.0, "ce": 0.0, "sqs_ce": 0.0, "sqs": 0.0, "kd": 0.0}
+        sums = {"total": 0.0, "ce": 0.0, "sqs_ce": 0.0, "sqs": 0.0, "kd": 0.0, "aux": 0.0}
         excluded = 0
         seen = 0
         first_step = 0
@@ -531,7 +532,8 @@ def train(
         if partial is not None:  # continue a checkpointed epoch where it stopped
             first_step = int(partial["step"])
             batch_sampler.set_position(first_step)
-            sums = {k: float(v) if rank == 0 else 0.0 for k, v in partial["sums"].items()}
+            # a resume point written before a loss term existed lacks its sum: 0 so far
+            sums = {k: float(partial["sums"].get(k, 0.0)) if rank == 0 else 0.0 for k in sums}
             seen = int(partial["seen"]) if rank == 0 else 0
             excluded = int(partial["excluded"]) if rank == 0 else 0
             t0 -= float(partial["time_s"])
@@ -622,6 +624,7 @@ def train(
             "train_sqs_ce": sums["sqs_ce"] / max(seen, 1),
             "train_sqs": sums["sqs"] / max(seen, 1),
             "train_kd": sums["kd"] / max(seen, 1),
+            "train_aux": sums["aux"] / max(seen, 1),
             "excluded_anchors": excluded,
             "val_loss": val["loss"],
             "val_accuracy": val["accuracy"],

@@ -1,5 +1,6 @@
-"""Branch diagnostics (sqsnet.diagnostics), the per-epoch branch spread in metrics.csv, and
-the global branch's own learning rate (train.global_lr_scale)."""
+"""Branch diagnostics (sqsnet.diagnostics), the per-epoch branch spread in metrics.csv, the
+global branch's own learning rate (train.global_lr_scale) and its auxiliary loss in
+metrics.csv (model.loss.global_aux_weight; the model side is in tests/models)."""
 
 from __future__ import annotations
 
@@ -127,7 +128,9 @@ def test_training_logs_each_branch_spread_on_validation(tmp_path, data):
 def test_resume_upgrades_an_older_metrics_file(tmp_path, data):
     cfg_path = write_tiny_config(tmp_path / "tiny.yaml")
     run = _train(cfg_path, data, tmp_path / "a")
-    old_fields = METRIC_FIELDS[:-2]  # written before the branch spread was logged
+    # written before the auxiliary loss and the branch spread were logged
+    old_fields = [f for f in METRIC_FIELDS
+                  if f not in ("train_aux", "val_local_std", "val_global_std")]
     (first,) = _rows(run)
     with open(run / "metrics.csv", "w", newline="") as fh:
         writer = csv.DictWriter(fh, old_fields)
@@ -164,7 +167,10 @@ def test_global_lr_scale_gives_the_swin_branch_its_own_learning_rate(model):
 
 def test_global_lr_scale_follows_the_schedule_and_must_stay_on_resume(tmp_path, data):
     cfg_path = write_tiny_config(tmp_path / "tiny.yaml")
-    run = _train(cfg_path, data, tmp_path / "a", extra=("train.global_lr_scale=0.25",))
+    run = _train(cfg_path, data, tmp_path / "a", extra=("train.global_lr_scale=0.25",
+                                                         "model.loss.global_aux_weight=0.3"))
+    (row,) = _rows(run)
+    assert float(row["train_aux"]) > 0  # the auxiliary Swin classifier's loss is logged
     from sqsnet.checkpoint import load_checkpoint
 
     groups = load_checkpoint(run / "last.safetensors",
@@ -174,7 +180,8 @@ def test_global_lr_scale_follows_the_schedule_and_must_stay_on_resume(tmp_path, 
     assert groups[2]["initial_lr"] == pytest.approx(0.25e-3)
     before = (run / "last.safetensors").read_bytes()
     with pytest.raises(CheckpointError, match="was train.global_lr_scale changed"):
-        _train(cfg_path, data, tmp_path / "a", epochs=2, resume=True)
+        _train(cfg_path, data, tmp_path / "a", epochs=2, resume=True,
+               extra=("model.loss.global_aux_weight=0.3",))
     assert (run / "last.safetensors").read_bytes() == before
     for bad in ("0", "-1", "fast"):
         with pytest.raises(ConfigError, match="train.global_lr_scale"):

@@ -48,8 +48,11 @@ class TrainOutput:
         quads: Indices into ``features`` (``None`` without SQS).
         sqs: Similarity maps ``S_AP``, ``S_AN1``, ``S_AN2``, ``R`` (``Q x H x W``) and
             ``A_hat`` (``None`` without SQS).
-        losses: ``total``, ``ce``, ``sqs_ce``, ``sqs``, ``kd`` (scalar tensors; the SQS terms
-            are zero when SQS is off or no quad was found).
+        losses: ``total``, ``ce``, ``sqs_ce``, ``sqs``, ``kd``, ``aux`` (scalar tensors; the
+            SQS terms are zero when SQS is off or no quad was found, ``aux`` without the
+            global branch's auxiliary classifier).
+        aux_logits: ``B x K`` logits of the global branch's auxiliary classifier for the
+            base images (``None`` without it).
     """
 
     logits: torch.Tensor
@@ -58,6 +61,7 @@ class TrainOutput:
     quads: Quads | None
     sqs: SQSOutput | None
     losses: dict[str, torch.Tensor] = field(default_factory=dict)
+    aux_logits: torch.Tensor | None = None
 
 
 class SQSNet(nn.Module):
@@ -110,6 +114,11 @@ class SQSNet(nn.Module):
                 s.tau, s.alpha, s.beta, s.gamma, s.normalize, s.learnable
             )
             self.sqs_head = ClassifierHead(d3, cfg.num_classes, 0.0)
+        # training-only deep supervision of the Swin branch (cfg.loss.global_aux_weight)
+        self.global_aux_head: ClassifierHead | None = None
+        if cfg.loss.global_aux_weight > 0 and self.global_branch is not None:
+            self.global_aux_head = ClassifierHead(self.global_branch.out_channels,
+                                                  cfg.num_classes, 0.0)
         self.miner = QuadMiner(cfg.sqs.negatives, torch.Generator().manual_seed(0))
 
     @property
@@ -126,8 +135,15 @@ class SQSNet(nn.Module):
         Returns:
             ``B x d3 x H x W`` (``H x W`` = the local branch's grid when it is present).
         """
+        return self._fuse(*self._branch_maps(x))
+
+    def _branch_maps(self, x: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """``(local B x C1 x H x W, global B x C2 x H2 x W2)``; ``None`` for an absent branch."""
         local = self.local_branch(x) if self.local_branch is not None else None
         global_ = self.global_branch(x) if self.global_branch is not None else None
+        return local, global_
+
+    def _fuse(self, local: torch.Tensor | None, global_: torch.Tensor | None) -> torch.Tensor:
         if local is not None and global_ is not None:
             return self.fusion(local, global_)
         return self.fusion(local if local is not None else global_)
@@ -167,13 +183,14 @@ class SQSNet(nn.Module):
         Returns:
             :class:`TrainOutput`.
         """
-        features = self.forward_features(x)
+        local, global_ = self._branch_maps(x)
+        features = self._fuse(local, global_)
         if labels is None:
             labels = target if target.ndim == 1 else target.argmax(dim=-1)
         if self.sqs is not None and quads is None:
             quads = self.miner(labels).to(x.device)
         return self._train_outputs(features, torch.arange(x.shape[0], device=x.device),
-                                   target, quads)
+                                   target, quads, global_)
 
     def forward_train_quads(
         self,
@@ -196,10 +213,11 @@ class SQSNet(nn.Module):
             :class:`TrainOutput` (``features`` holds all ``4B`` maps).
         """
         b = anchor.shape[0]
-        features = self.forward_features(torch.cat([anchor, positive, negative1, negative2]))
+        local, global_ = self._branch_maps(torch.cat([anchor, positive, negative1, negative2]))
+        features = self._fuse(local, global_)
         idx = torch.arange(b, device=anchor.device)
         quads = Quads(idx, idx + b, idx + 2 * b, idx + 3 * b, excluded=0) if self.sqs else None
-        return self._train_outputs(features, idx, target, quads)
+        return self._train_outputs(features, idx, target, quads, global_)
 
     def _train_outputs(
         self,
@@ -207,12 +225,17 @@ class SQSNet(nn.Module):
         base_idx: torch.Tensor,
         target: torch.Tensor,
         quads: Quads | None,
+        global_map: torch.Tensor | None = None,
     ) -> TrainOutput:
         lcfg = self.cfg.loss
         logits = self.forward_head(features[base_idx])
         ce = classification_loss(logits, target, lcfg.label_smoothing)
         zero = ce.new_zeros(())
-        losses = {"ce": ce, "sqs_ce": zero, "sqs": zero, "kd": zero}
+        losses = {"ce": ce, "sqs_ce": zero, "sqs": zero, "kd": zero, "aux": zero}
+        aux_logits: torch.Tensor | None = None
+        if self.global_aux_head is not None and global_map is not None:
+            aux_logits = self.global_aux_head(global_map[base_idx])
+            losses["aux"] = classification_loss(aux_logits, target, lcfg.label_smoothing)
         sqs_out: SQSOutput | None = None
         sqs_logits: torch.Tensor | None = None
         if self.sqs is not None and self.sqs_head is not None and quads is not None:
@@ -240,8 +263,9 @@ class SQSNet(nn.Module):
             + lcfg.sqs_ce_weight * losses["sqs_ce"]
             + self.cfg.sqs.weight * losses["sqs"]
             + lcfg.kd_weight * losses["kd"]
+            + lcfg.global_aux_weight * losses["aux"]
         )
-        return TrainOutput(logits, sqs_logits, features, quads, sqs_out, losses)
+        return TrainOutput(logits, sqs_logits, features, quads, sqs_out, losses, aux_logits)
 
     def gradcam_targets(self) -> dict[str, tuple[nn.Module, Any]]:
         """Grad-CAM target layers, each with a reshape transform to ``B x C x H x W``.

@@ -40,7 +40,8 @@ __all__ = [
 _LOG = logging.getLogger(__name__)
 
 LOSS_COLUMNS: tuple[str, ...] = ("train_loss", "train_ce", "train_sqs_ce", "train_sqs",
-                                 "train_kd", "val_loss")
+                                 "train_kd", "train_aux", "val_loss")
+SPREAD_COLUMNS: dict[str, str] = {"val_local_std": "CNN (local)", "val_global_std": "Swin (global)"}
 VAL_COLUMNS: tuple[str, ...] = ("val_accuracy", "val_macro_f1", "val_balanced_accuracy")
 
 
@@ -115,8 +116,11 @@ def plot_training_curves(metrics: str | Path | pd.DataFrame) -> Figure:
     """Loss terms and validation metrics per epoch from a run's ``metrics.csv``.
 
     Left: every loss column present (``train_loss`` = total, ``train_ce``,
-    ``train_sqs_ce``, ``train_sqs`` = L_SQS, ``train_kd``, ``val_loss``). Right: validation
-    accuracy, macro-F1 and balanced accuracy, with the best epoch marked.
+    ``train_sqs_ce``, ``train_sqs`` = L_SQS, ``train_kd``, ``train_aux`` when the global
+    branch has an auxiliary classifier, ``val_loss``). Middle: validation accuracy, macro-F1
+    and balanced accuracy, with the best epoch marked. Right, for runs that logged it: each
+    branch's output spread over the validation images (log scale; a branch whose curve falls
+    towards 0 has collapsed to a constant map, :mod:`sqsnet.diagnostics`).
 
     Args:
         metrics: Path of ``metrics.csv`` (columns ``sqsnet.train.METRIC_FIELDS``), a run
@@ -136,8 +140,11 @@ def plot_training_curves(metrics: str | Path | pd.DataFrame) -> Figure:
             raise FileNotFoundError(f"no metrics file at {path}: expected a run's metrics.csv")
         df = pd.read_csv(path)
         source = path.parent.name or str(path)
-    fig = Figure(figsize=(12, 4.2), layout="constrained")
-    ax_loss, ax_val = fig.subplots(1, 2)
+    spread = [c for c in SPREAD_COLUMNS if c in df.columns
+              and (pd.to_numeric(df[c], errors="coerce") > 0).any()]
+    fig = Figure(figsize=(18 if spread else 12, 4.2), layout="constrained")
+    axes = fig.subplots(1, 3 if spread else 2)
+    ax_loss, ax_val = axes[0], axes[1]
     if df.empty or "epoch" not in df.columns:
         for ax in (ax_loss, ax_val):
             ax.text(0.5, 0.5, "no epoch logged yet", ha="center", va="center",
@@ -174,6 +181,19 @@ def plot_training_curves(metrics: str | Path | pd.DataFrame) -> Figure:
     ax_val.grid(alpha=0.3)
     if ax_val.lines:
         ax_val.legend(fontsize=8)
+    if spread:
+        ax_spread = axes[2]
+        for col in spread:
+            values = pd.to_numeric(df[col], errors="coerce")
+            ax_spread.plot(epochs, values.where(values > 0), marker=marker, ms=3,
+                           label=SPREAD_COLUMNS[col])
+        ax_spread.set_yscale("log")
+        ax_spread.set_xlabel("epoch")
+        ax_spread.set_ylabel("output std over images")
+        ax_spread.set_title("branch output spread (validation)")
+        ax_spread.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax_spread.grid(alpha=0.3)
+        ax_spread.legend(fontsize=8)
     fig.suptitle(f"training curves: {source}")
     return fig
 

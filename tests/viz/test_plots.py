@@ -70,6 +70,24 @@ def test_training_curves_from_metrics_csv(tmp_path) -> None:
     assert_png(save_figure(fig, tmp_path / "curves.png"))
 
 
+def test_training_curves_show_branch_spread_when_logged(tmp_path) -> None:
+    rows = [{"epoch": e, "train_loss": 1.0 / e, "train_aux": 0.5 / e, "val_accuracy": 0.5,
+             "val_local_std": 0.3, "val_global_std": 0.8 / 10 ** e} for e in (1, 2, 3)]
+    rows.append({"epoch": 4, "train_loss": 0.2, "val_accuracy": 0.6, "val_local_std": 0.3,
+                 "val_global_std": 0.0})  # a collapsed branch: left off the log axis
+    fig = plot_training_curves(pd.DataFrame(rows))
+    assert len(fig.axes) == 3
+    spread = fig.axes[2]
+    assert spread.get_yscale() == "log"
+    assert [line.get_label() for line in spread.lines] == ["CNN (local)", "Swin (global)"]
+    swin = spread.lines[1].get_ydata()
+    assert np.allclose(swin[:3], [0.08, 0.008, 0.0008]) and np.isnan(swin[3])
+    assert "train_aux" in [line.get_label() for line in fig.axes[0].lines]
+    old = pd.DataFrame(rows).drop(columns=["val_local_std", "val_global_std"])
+    assert len(plot_training_curves(old).axes) == 2  # runs that did not log it
+    assert_png(save_figure(fig, tmp_path / "spread.png"))
+
+
 def test_training_curves_header_only_and_missing(tmp_path) -> None:
     path = tmp_path / "metrics.csv"
     path.write_text(",".join(METRIC_FIELDS) + "\n")
