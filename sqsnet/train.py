@@ -71,9 +71,9 @@ _LOG = logging.getLogger(__name__)
 
 METRIC_FIELDS = [
     "epoch", "lr", "train_loss", "train_ce", "train_sqs_ce", "train_sqs", "train_kd",
-    "train_aux", "excluded_anchors", "val_loss", "val_accuracy", "val_macro_f1", "val_balanced_accuracy",
-    "images_per_s", "epoch_time_s", "best", "val_accuracy_live", "val_local_std",
-    "val_global_std",
+    "train_aux", "excluded_anchors", "val_loss", "val_accuracy", "val_macro_f1",
+    "val_balanced_accuracy", "images_per_s", "epoch_time_s", "best", "val_accuracy_live",
+    "val_local_std", "val_global_std",
 ]
 """Columns of ``metrics.csv``. With ``train.ema_decay`` the ``val_*`` columns score the
 averaged weights (the ones selected) and ``val_accuracy_live`` the live weights; without it
@@ -388,20 +388,21 @@ def train(
     if four_pass:
         loader_set: Dataset = QuadDataset(train_set, negatives=cfg.model.sqs.negatives,
                                           seed=t.seed)
-        batch_sampler = ClassAwareBatchSampler(
-            targets, d.batch_size, min_per_class=1, balanced=d.sampler == "balanced",
-            seed=t.seed, num_replicas=world, rank=rank,
-        )
+        sampler_args: dict[str, Any] = {"min_per_class": 1}
     else:
         # the same class-aware batches with or without SQS, so ablations differ only in
         # the model; "random" drops the >= 2 images per class guarantee
-        min_per_class = 1 if d.sampler == "random" else 2
-        batch_sampler = ClassAwareBatchSampler(
-            targets, d.batch_size, min_per_class=min_per_class,
-            classes_per_batch=d.classes_per_batch, balanced=d.sampler == "balanced",
-            seed=t.seed, num_replicas=world, rank=rank,
-        )
+        sampler_args = {"min_per_class": 1 if d.sampler == "random" else 2,
+                        "classes_per_batch": d.classes_per_batch}
         loader_set = train_set
+    try:
+        batch_sampler = ClassAwareBatchSampler(
+            targets, d.batch_size, balanced=d.sampler == "balanced", seed=t.seed,
+            num_replicas=world, rank=rank, **sampler_args,
+        )
+    except ValueError as err:  # too few images for one batch: the user's data or settings
+        raise ConfigError(f"{d.dataset} {d.train_split} split ({len(train_set)} images): "
+                          f"{err} (data.batch_size={d.batch_size})") from None
     # augmentation drawn per (seed, epoch, index): independent of workers and of where a
     # run resumed; the loaders get private generators so that starting an iterator never
     # advances the global RNG the training step uses (mixing, drop-path)

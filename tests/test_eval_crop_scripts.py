@@ -108,3 +108,50 @@ def test_branch_knockout_script_writes_what_the_library_measures(tmp_path, tiny_
     with pytest.raises(SystemExit, match="single.safetensors: branch knockout needs a "
                        "checkpoint with both branches"):
         script["main"]([str(single), "--data-root", str(data)])
+
+
+def _script_env(tmp_path: Path) -> dict[str, str]:
+    data = make_ferplus_fixture(tmp_path / "ferplus")
+    return {**os.environ, "SQSNET_DATA": str(data), "SQSNET_RUNS": str(tmp_path / "runs"),
+            "SQSNET_VENV": str(Path(sys.executable).parents[1])}
+
+
+SMOKE = ("train.epochs=1 train.max_steps_per_epoch=2 train.tta=false data.num_workers=0 "
+         "data.batch_size=8")
+
+
+def test_variant_jobs_runs_each_seed_once_with_the_recorded_evaluation(tmp_path):
+    from sqsnet.config import load_config
+
+    env = _script_env(tmp_path)
+    cmd = ["bash", str(REPO / "scripts" / "variant_jobs.sh"), "aux",
+           f"{SMOKE} model.loss.global_aux_weight=0.3", "0", "1"]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count("exit 0") == 2
+    for seed in (0, 1):
+        run = tmp_path / "runs" / f"aux-seed{seed}"
+        cfg = load_config(run / "config.yaml")
+        assert cfg.train.seed == seed and cfg.model.crop_pct == 1.0
+        assert cfg.model.loss.global_aux_weight == 0.3
+        assert (run / "summary.json").is_file()
+    again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert again.stdout.splitlines() == ["aux-seed0 done", "aux-seed1 done"]
+    bad = subprocess.run(cmd[:3], env=env, capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "usage:" in bad.stderr
+
+
+def test_lr_probe_runs_one_short_run_per_swin_learning_rate_scale(tmp_path):
+    env = _script_env(tmp_path)
+    out = tmp_path / "probe"
+    done = subprocess.run(["bash", str(REPO / "scripts" / "lr_probe.sh"), str(out), "1",
+                           SMOKE.replace("train.epochs=1 ", ""), "1", "0.1"], env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    from sqsnet.config import load_config
+
+    for scale in ("1", "0.1"):
+        cfg = load_config(out / f"glr{scale}" / "config.yaml")
+        assert cfg.train.global_lr_scale == float(scale) and cfg.train.epochs == 1
+        header = (out / f"glr{scale}" / "metrics.csv").read_text().splitlines()[0]
+        assert header.endswith("val_local_std,val_global_std")

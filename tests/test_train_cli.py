@@ -436,6 +436,15 @@ def test_bad_cli_input_is_one_clear_line(args, message, capsys, monkeypatch):
     assert message in err[0]
 
 
+def test_too_few_images_for_a_batch_is_one_clear_line(tmp_path, fixture_data, tiny_cfg_path,
+                                                      capsys):
+    assert main(["train", "--config", str(tiny_cfg_path), "--data-root", str(fixture_data),
+                 "--set", "data.batch_size=64", f"train.out_dir={tmp_path}"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("sqsnet: error: ferplus train split (24 images)")
+    assert "no full batch of 64" in err[0] and "data.batch_size=64" in err[0]
+
+
 @pytest.mark.parametrize("value", ["0", "1.5", "most"])
 def test_eval_crop_pct_outside_0_1_is_a_usage_error(value, capsys):
     with pytest.raises(SystemExit) as info:
