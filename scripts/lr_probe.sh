@@ -9,19 +9,12 @@
 set -u
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 venv=${SQSNET_VENV:-$repo/.venv}
+source "$repo/scripts/train_run.sh"
 if [ $# -lt 4 ]; then echo "usage: $0 OUT_DIR EPOCHS EXTRA SCALE [SCALE ...]" >&2; exit 2; fi
 out=$1; epochs=$2; extra=$3; shift 3
-root=${SQSNET_DATA:-$repo/../shared/data/ferplus}
 mkdir -p "$out"
 for scale in "$@"; do
-  name=glr$scale
-  if [ -f "$out/$name/summary.json" ]; then echo "$name done"; continue; fi
-  resume=""; [ -f "$out/$name/last.safetensors" ] && resume="--resume"
-  echo "=== $name start $(date -u +%FT%TZ) $resume"
   # shellcheck disable=SC2086  # EXTRA is a list of key=value words
-  "$venv/bin/sqsnet" train --config "$repo/configs/ferplus_cpu.yaml" --data-root "$root" \
-    --set train.epochs="$epochs" train.patience=0 train.tta=false train.out_dir="$out" \
-    train.global_lr_scale="$scale" $extra --run-name "$name" --no-progress $resume \
-    > "$out/$name.log" 2>&1
-  echo "=== $name exit $? $(date -u +%FT%TZ)"
+  train_run "$out" "glr$scale" train.epochs="$epochs" train.patience=0 train.tta=false \
+    train.global_lr_scale="$scale" $extra
 done

@@ -1,28 +1,21 @@
 #!/usr/bin/env bash
 # Full ferplus_cpu runs of one variant (extra --set values) for several seeds, one after the
-# other, each in runs/NAME-seedS ($SQSNET_RUNS instead of runs/ when set). model.crop_pct=1 keeps validation (and so the epoch
-# selection) as in the recorded seeds of the hybrid and its CNN-only baseline
-# (results/runs/), so the runs pair with them seed by seed. Rerun to continue: finished
-# runs are skipped, cut ones resume (--resume). Data: $SQSNET_DATA, else
+# other, each in runs/NAME-seedS ($SQSNET_RUNS instead of runs/ when set). model.crop_pct=1
+# keeps validation (and so the epoch selection) as in the recorded seeds of the hybrid and
+# its CNN-only baseline (results/runs/), so the runs pair with them seed by seed. Rerun to
+# continue: finished runs are skipped, cut ones resume (--resume). Data: $SQSNET_DATA, else
 # ../shared/data/ferplus beside the repository.
 #   mkdir -p runs && nohup scripts/variant_jobs.sh NAME "KEY=VALUE ..." SEED [SEED ...] \
 #       > runs/NAME.out 2>&1 &
 set -u
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 venv=${SQSNET_VENV:-$repo/.venv}
+source "$repo/scripts/train_run.sh"
 if [ $# -lt 3 ]; then echo "usage: $0 NAME \"KEY=VALUE ...\" SEED [SEED ...]" >&2; exit 2; fi
 name=$1; sets=$2; shift 2
-root=${SQSNET_DATA:-$repo/../shared/data/ferplus}
 runs=${SQSNET_RUNS:-$repo/runs}
 mkdir -p "$runs"
 for seed in "$@"; do
-  run="$name-seed$seed"
-  if [ -f "$runs/$run/summary.json" ]; then echo "$run done"; continue; fi
-  resume=""; [ -f "$runs/$run/last.safetensors" ] && resume="--resume"
-  echo "=== $run start $(date -u +%FT%TZ) $resume"
   # shellcheck disable=SC2086  # the variant's settings are a list of key=value words
-  "$venv/bin/sqsnet" train --config "$repo/configs/ferplus_cpu.yaml" --data-root "$root" \
-    --set train.seed="$seed" model.crop_pct=1 train.out_dir="$runs" $sets \
-    --run-name "$run" --no-progress $resume >> "$runs/$run.log" 2>&1
-  echo "=== $run exit $? $(date -u +%FT%TZ)"
+  train_run "$runs" "$name-seed$seed" train.seed="$seed" model.crop_pct=1 $sets
 done

@@ -358,10 +358,14 @@ def _get(cfg: Any, dotted: str) -> Any:
     return cfg
 
 
+def _is_number(value: Any) -> bool:
+    """An int or float, not a bool (YAML's ``true`` is an int to Python)."""
+    return not isinstance(value, bool) and isinstance(value, (int, float))
+
+
 def is_crop_fraction(value: Any) -> bool:
     """Whether ``value`` is a valid ``model.crop_pct``: a number in ``(0, 1]`` (not a bool)."""
-    return (not isinstance(value, bool) and isinstance(value, (int, float))
-            and 0.0 < float(value) <= 1.0)
+    return _is_number(value) and 0.0 < float(value) <= 1.0
 
 
 def _is_choice(value: Any, choices: tuple[Any, ...]) -> bool:
@@ -405,11 +409,11 @@ def validate_config(cfg: Config, where: str = "config") -> Config:
         raise ConfigError(f"{where}: model.use_local and model.use_global are both false: "
                           "the model needs at least one branch")
     aux = m.loss.global_aux_weight
-    if isinstance(aux, bool) or not isinstance(aux, (int, float)) or not aux >= 0:
+    if not (_is_number(aux) and aux >= 0):
         raise ConfigError(f"{where}: model.loss.global_aux_weight={aux!r}: expected a number "
                           ">= 0 (0 = no auxiliary classifier on the global branch)")
     scale = cfg.train.global_lr_scale
-    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not scale > 0:
+    if not (_is_number(scale) and scale > 0):
         raise ConfigError(f"{where}: train.global_lr_scale={scale!r}: expected a positive "
                           "number (1 = the same learning rate as the rest of the model)")
     return cfg

@@ -140,8 +140,10 @@ def plot_training_curves(metrics: str | Path | pd.DataFrame) -> Figure:
             raise FileNotFoundError(f"no metrics file at {path}: expected a run's metrics.csv")
         df = pd.read_csv(path)
         source = path.parent.name or str(path)
-    spread = [c for c in SPREAD_COLUMNS if c in df.columns
-              and (pd.to_numeric(df[c], errors="coerce") > 0).any()]
+    # each logged branch spread, as numbers (empty cells: NaN), if any epoch has one
+    spread = {c: pd.to_numeric(df[c], errors="coerce") for c in SPREAD_COLUMNS
+              if c in df.columns}
+    spread = {c: values for c, values in spread.items() if (values > 0).any()}
     fig = Figure(figsize=(18 if spread else 12, 4.2), layout="constrained")
     axes = fig.subplots(1, 3 if spread else 2)
     ax_loss, ax_val = axes[0], axes[1]
@@ -183,8 +185,7 @@ def plot_training_curves(metrics: str | Path | pd.DataFrame) -> Figure:
         ax_val.legend(fontsize=8)
     if spread:
         ax_spread = axes[2]
-        for col in spread:
-            values = pd.to_numeric(df[col], errors="coerce")
+        for col, values in spread.items():
             ax_spread.plot(epochs, values.where(values > 0), marker=marker, ms=3,
                            label=SPREAD_COLUMNS[col])
         ax_spread.set_yscale("log")
