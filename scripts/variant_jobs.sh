@@ -7,7 +7,12 @@
 # ../shared/data/ferplus beside the repository.
 #   mkdir -p runs && nohup scripts/variant_jobs.sh NAME "KEY=VALUE ..." SEED [SEED ...] \
 #       > runs/NAME.out 2>&1 &
+# A value may be a JSON mapping or list without spaces (the words are not glob-expanded):
+#   scripts/variant_jobs.sh hybrid_stem1 'model.global_from_local=1 model.global_branch.kwargs=
+#   {"img_size":24,"patch_size":2,"embed_dim":48,"depths":[2,2],"num_heads":[2,4],
+#   "window_size":6}' 0 1        (one argument, written here on three lines)
 set -u
+set -f  # no pathname expansion of the settings: [2,2] is a list, not a glob
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 venv=${SQSNET_VENV:-$repo/.venv}
 source "$repo/scripts/train_run.sh"

@@ -146,6 +146,13 @@ class ModelConfig:
         fusion_heads: Attention heads of the cross-attention fusion.
         fusion_mlp_ratio: Hidden size ratio of the fusion's feed-forward block (0 = none).
         drop_rate: Dropout before the base classifier.
+        global_from_local: ``None`` (the paper) feeds both branches the image. An int ``k``
+            makes the global branch read stage ``k`` of the local branch (its
+            ``features_only`` index, below ``local_branch.out_index``) instead: the CNN's
+            early layers become a shared convolutional stem of both branches. The global
+            branch is then built for that map (``in_chans`` = its channels; its
+            ``kwargs`` must give the map's size, e.g. a Swin's ``img_size`` and a
+            ``patch_size`` that divides it). docs/design.md, "A shared stem for the Swin".
         sqs: Spatial Quad-Similarity settings.
         loss: Loss weights.
     """
@@ -170,6 +177,7 @@ class ModelConfig:
     fusion_heads: int = 8
     fusion_mlp_ratio: float = 0.0
     drop_rate: float = 0.3
+    global_from_local: int | None = None
     sqs: SQSConfig = field(default_factory=SQSConfig)
     loss: LossConfig = field(default_factory=LossConfig)
 
@@ -408,6 +416,7 @@ def validate_config(cfg: Config, where: str = "config") -> Config:
     if not (m.use_local or m.use_global):
         raise ConfigError(f"{where}: model.use_local and model.use_global are both false: "
                           "the model needs at least one branch")
+    _validate_global_from_local(m, where)
     aux = m.loss.global_aux_weight
     if not (_is_number(aux) and aux >= 0):
         raise ConfigError(f"{where}: model.loss.global_aux_weight={aux!r}: expected a number "
@@ -417,6 +426,23 @@ def validate_config(cfg: Config, where: str = "config") -> Config:
         raise ConfigError(f"{where}: train.global_lr_scale={scale!r}: expected a positive "
                           "number (1 = the same learning rate as the rest of the model)")
     return cfg
+
+
+def _validate_global_from_local(m: ModelConfig, where: str) -> None:
+    tap = m.global_from_local
+    if tap is None:
+        return
+    key = f"{where}: model.global_from_local={tap!r}"
+    if isinstance(tap, bool) or not isinstance(tap, int) or tap < 0:
+        raise ConfigError(f"{key}: expected null (the global branch reads the image) or a "
+                          "stage index >= 0 of the local branch")
+    if not (m.use_local and m.use_global):
+        raise ConfigError(f"{key}: the global branch can read a local stage only when both "
+                          "branches are on (model.use_local and model.use_global)")
+    out = m.local_branch.out_index
+    if isinstance(out, bool) or not isinstance(out, int) or tap >= out:
+        raise ConfigError(f"{key}: expected a stage below model.local_branch.out_index "
+                          f"(now {out!r}; the local branch must return a features_only stage)")
 
 
 def _flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -87,8 +87,8 @@ class BranchRecorder:
         self._handles.clear()
 
     def _hook(self, name: str) -> Any:
-        def hook(_module: nn.Module, _inputs: Any, out: torch.Tensor) -> None:
-            out = out.detach().double()
+        def hook(_module: nn.Module, _inputs: Any, out: Any) -> None:
+            out = _branch_map(out).detach().double()
             parts = [out.sum(0), (out * out).sum(0), out.abs().sum(0)]
             old = self._sums.get(name)
             self._sums[name] = parts if old is None else [a + b for a, b in zip(old, parts)]
@@ -105,6 +105,11 @@ class BranchRecorder:
             out[name] = BranchStats(mean=mean.float().cpu(), abs_mean=float(absolute.mean() / n),
                                     std_over_images=float(var.sqrt().mean()), count=n)
         return out
+
+
+def _branch_map(out: Any) -> torch.Tensor:
+    """A branch's own map from its output (a tapped branch returns ``(map, stage)``)."""
+    return out[0] if isinstance(out, tuple) else out
 
 
 @torch.no_grad()
@@ -135,9 +140,13 @@ def mean_ablated(module: nn.Module, value: torch.Tensor) -> Iterator[None]:
         module: A branch of the model.
         value: The map every image gets, usually the branch's mean over a split.
     """
-    handle = module.register_forward_hook(
-        lambda _m, inputs, _out: value.to(inputs[0].device).expand(
-            inputs[0].shape[0], *value.shape).contiguous())
+    def hook(_m: nn.Module, inputs: Any, out: Any) -> Any:
+        ablated = value.to(inputs[0].device).expand(inputs[0].shape[0], *value.shape)
+        # a local branch that also feeds the global branch (model.global_from_local) returns
+        # (map, tapped stage): only its own map is replaced
+        return (ablated.contiguous(), out[1]) if isinstance(out, tuple) else ablated.contiguous()
+
+    handle = module.register_forward_hook(hook)
     try:
         yield
     finally:

@@ -124,9 +124,16 @@ def test_variant_jobs_runs_each_seed_once_with_the_recorded_evaluation(tmp_path)
     from sqsnet.config import load_config
 
     env = _script_env(tmp_path)
+    # the shared-stem variant: a JSON value with lists, which must reach sqsnet unchanged
+    # even where a file name matches it as a glob pattern
+    swin = ('{"img_size":24,"patch_size":2,"embed_dim":48,"depths":[2,2],"num_heads":[2,4],'
+            '"window_size":6}')
+    stem = f"model.global_from_local=1 model.global_branch.kwargs={swin}"
+    (tmp_path / stem.split()[1].replace("[2,2]", "2").replace("[2,4]", "4")).touch()
     cmd = ["bash", str(REPO / "scripts" / "variant_jobs.sh"), "aux",
-           f"{SMOKE} model.loss.global_aux_weight=0.3", "0", "1"]
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+           f"{SMOKE} model.loss.global_aux_weight=0.3 {stem}", "0", "1"]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600,
+                          cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.count("exit 0") == 2
     for seed in (0, 1):
@@ -134,6 +141,9 @@ def test_variant_jobs_runs_each_seed_once_with_the_recorded_evaluation(tmp_path)
         cfg = load_config(run / "config.yaml")
         assert cfg.train.seed == seed and cfg.model.crop_pct == 1.0
         assert cfg.model.loss.global_aux_weight == 0.3
+        assert cfg.model.global_from_local == 1
+        assert cfg.model.global_branch.kwargs["depths"] == [2, 2]
+        assert cfg.model.global_branch.kwargs["patch_size"] == 2
         assert (run / "summary.json").is_file()
     again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert again.stdout.splitlines() == ["aux-seed0 done", "aux-seed1 done"]

@@ -11,6 +11,10 @@ Which map a branch returns is set by ``BranchConfig.out_index``:
 * an int: stage ``out_index`` of ``features_only`` (e.g. the stride-8 stage of a ResNet,
   which keeps a useful grid on 48-64 px faces).
 
+A branch built with ``tap_index`` also returns an earlier ``features_only`` stage on request
+(``branch(x, with_tap=True)``), for a global branch that reads the CNN's early map instead
+of the image (``ModelConfig.global_from_local``).
+
 Pretrained weights come from the Hugging Face hub via timm, or from a local file
 (``BranchConfig.pretrained_path``). Offline, a hub download fails at once with one sentence
 explaining how to pass a local file (:class:`PretrainedWeightsError`).
@@ -150,11 +154,15 @@ class Backbone(nn.Module):
         pretrained: Load pretrained weights.
         pretrained_path: Local weights file instead of the hub.
         timm_kwargs: Passed to ``timm.create_model``.
+        tap_index: An earlier ``features_only`` stage (below ``out_index``) that
+            ``forward(x, with_tap=True)`` returns as well.
 
     Attributes:
         out_channels: ``C`` of the returned map.
         grid_size: ``(H, W)`` of the returned map for an ``img_size`` input.
         channels_last_output: Whether the underlying timm model returns NHWC.
+        tap_channels / tap_grid: Channels and ``(H, W)`` of the tapped stage (``None``
+            without ``tap_index``).
     """
 
     def __init__(
@@ -166,11 +174,19 @@ class Backbone(nn.Module):
         pretrained: bool = False,
         pretrained_path: str | None = None,
         timm_kwargs: dict[str, Any] | None = None,
+        tap_index: int | None = None,
     ) -> None:
         super().__init__()
         kwargs = dict(timm_kwargs or {})
         self.name = name
         self.out_index = out_index
+        self.tap_index = tap_index
+        if tap_index is not None and (out_index is None or not 0 <= tap_index < out_index):
+            raise ConfigError(
+                f"backbone '{name}': tap stage {tap_index} needs a features_only out_index "
+                f"above it (out_index is {out_index})")
+        self.tap_channels: int | None = None
+        self.tap_grid: tuple[int, int] | None = None
         if out_index is None:
             self.model = _create_timm(
                 name, pretrained, pretrained_path, in_chans=in_chans, num_classes=0,
@@ -179,11 +195,14 @@ class Backbone(nn.Module):
             channels = int(self.model.num_features)
             fmt = getattr(self.model, "output_fmt", "NCHW")
         else:
+            indices = (out_index,) if tap_index is None else (tap_index, out_index)
             self.model = _create_timm(
                 name, pretrained, pretrained_path, in_chans=in_chans, features_only=True,
-                out_indices=(out_index,), **kwargs,
+                out_indices=indices, **kwargs,
             )
             channels = int(self.model.feature_info.channels()[-1])
+            if tap_index is not None:
+                self.tap_channels = int(self.model.feature_info.channels()[0])
             fmt = getattr(self.model, "output_fmt", None)
             if fmt is None:
                 fmt = getattr(self.model.feature_info, "output_fmt", "NCHW")
@@ -198,7 +217,7 @@ class Backbone(nn.Module):
         self.eval()
         x = torch.zeros(1, in_chans, img_size, img_size)
         try:
-            out = self.forward(x)
+            out, tap = self.forward(x, with_tap=True)
         except (AssertionError, RuntimeError, ValueError) as exc:
             raise ConfigError(
                 f"backbone '{self.name}' cannot take a {in_chans} x {img_size} x {img_size} "
@@ -206,6 +225,8 @@ class Backbone(nn.Module):
                 "branch's own input size (e.g. a Swin's kwargs.img_size) and suit its strides "
                 "and windows") from None
         self.train(was_training)
+        if tap is not None:
+            self.tap_grid = int(tap.shape[2]), int(tap.shape[3])
         if out.shape[1] != self.out_channels:
             raise RuntimeError(
                 f"backbone '{self.name}' returned {tuple(out.shape)}; expected "
@@ -213,21 +234,28 @@ class Backbone(nn.Module):
             )
         return int(out.shape[2]), int(out.shape[3])
 
-    def _raw(self, x: torch.Tensor) -> torch.Tensor:
-        if self.out_index is None:
-            return self.model.forward_features(x)
-        return self.model(x)[-1]
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, with_tap: bool = False) -> Any:
         """Extract the branch's map.
 
         Args:
             x: Images, ``B x in_chans x img_size x img_size``.
+            with_tap: Also return the tapped stage (``None`` when built without one).
 
         Returns:
-            Feature map ``B x C x H x W`` (``C = out_channels``).
+            Feature map ``B x C x H x W`` (``C = out_channels``); with ``with_tap`` the pair
+            ``(map, tapped map B x tap_channels x h x w or None)``.
         """
-        feats = self._raw(x)
+        if self.out_index is None:
+            out, tap = self.model.forward_features(x), None
+        else:
+            maps = self.model(x)
+            out, tap = maps[-1], (maps[0] if self.tap_index is not None else None)
+        out = self._nchw(out)
+        if not with_tap:
+            return out
+        return out, (self._nchw(tap) if tap is not None else None)
+
+    def _nchw(self, feats: torch.Tensor) -> torch.Tensor:
         if feats.ndim == 3:  # ViT-style tokens B x N x C: fold a square grid
             b, n, c = feats.shape
             side = int(round(n**0.5))
@@ -256,7 +284,8 @@ class Backbone(nn.Module):
 
 
 def create_backbone(
-    cfg: BranchConfig, img_size: int, in_chans: int = 3, pretrained: bool = False
+    cfg: BranchConfig, img_size: int, in_chans: int = 3, pretrained: bool = False,
+    tap_index: int | None = None,
 ) -> Backbone:
     """Build a :class:`Backbone` from a :class:`~sqsnet.config.BranchConfig`.
 
@@ -265,6 +294,7 @@ def create_backbone(
         img_size: Model input size.
         in_chans: Input channels.
         pretrained: Load pretrained weights (hub or ``cfg.pretrained_path``).
+        tap_index: An earlier stage the branch can return as well (see :class:`Backbone`).
 
     Returns:
         The backbone.
@@ -277,4 +307,5 @@ def create_backbone(
         pretrained=pretrained,
         pretrained_path=cfg.pretrained_path,
         timm_kwargs=dict(cfg.kwargs),
+        tap_index=tap_index,
     )

@@ -12,7 +12,9 @@
 * ``model.forward_train_quads(a, p, n1, n2, target)`` is the paper's four-pass mode.
 
 Ablations: ``use_local=False`` (w/o CNN), ``use_global=False`` (w/o Swin), ``use_sqs=False``
-(w/o SQS: the training call returns the base cross-entropy only).
+(w/o SQS: the training call returns the base cross-entropy only). ``global_from_local=k``
+(not in the paper) feeds the global branch the local branch's stage-``k`` map instead of the
+image.
 """
 
 from __future__ import annotations
@@ -84,14 +86,17 @@ class SQSNet(nn.Module):
         self.num_classes = cfg.num_classes
         self.local_branch: Backbone | None = None
         self.global_branch: Backbone | None = None
+        tap = cfg.global_from_local if cfg.use_local and cfg.use_global else None
         if cfg.use_local:
             self.local_branch = create_backbone(
-                cfg.local_branch, cfg.img_size, cfg.in_chans, cfg.pretrained
+                cfg.local_branch, cfg.img_size, cfg.in_chans, cfg.pretrained, tap_index=tap
             )
-        if cfg.use_global:
+        if cfg.use_global and tap is None:
             self.global_branch = create_backbone(
                 cfg.global_branch, cfg.img_size, cfg.in_chans, cfg.pretrained
             )
+        elif cfg.use_global:
+            self.global_branch = self._global_on_local_stage(cfg, tap)
         d3 = cfg.fused_dim
         if self.local_branch is not None and self.global_branch is not None:
             self.fusion: nn.Module = create_fusion(
@@ -121,6 +126,24 @@ class SQSNet(nn.Module):
                                                   cfg.num_classes, 0.0)
         self.miner = QuadMiner(cfg.sqs.negatives, torch.Generator().manual_seed(0))
 
+    def _global_on_local_stage(self, cfg: ModelConfig, tap: int) -> Backbone:
+        """The global branch built for the local branch's stage-``tap`` map."""
+        assert self.local_branch is not None and self.local_branch.tap_grid is not None
+        chans, (h, w) = self.local_branch.tap_channels, self.local_branch.tap_grid
+        assert chans is not None
+        if h != w:
+            raise ConfigError(f"model.global_from_local={tap}: the local branch's stage {tap} "
+                              f"map is {h} x {w}; the global branch needs a square input")
+        try:
+            return create_backbone(cfg.global_branch, h, chans, cfg.pretrained)
+        except ConfigError as exc:
+            raise ConfigError(
+                f"model.global_from_local={tap}: the global branch reads the local branch's "
+                f"stage-{tap} map ({chans} x {h} x {w}) and cannot take it: give it that size "
+                f"in model.global_branch.kwargs (a Swin: img_size: {h} and a patch_size that divides "
+                f"it) "
+                f"[{exc}]") from None
+
     @property
     def class_names(self) -> list[str]:
         """Class names in logit order (``class_0``... when the config has none)."""
@@ -138,7 +161,14 @@ class SQSNet(nn.Module):
         return self._fuse(*self._branch_maps(x))
 
     def _branch_maps(self, x: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-        """``(local B x C1 x H x W, global B x C2 x H2 x W2)``; ``None`` for an absent branch."""
+        """``(local B x C1 x H x W, global B x C2 x H2 x W2)``; ``None`` for an absent branch.
+
+        With ``global_from_local`` the global branch reads the local branch's tapped stage.
+        """
+        if self.local_branch is not None and self.local_branch.tap_index is not None:
+            assert self.global_branch is not None
+            local, stage = self.local_branch(x, with_tap=True)
+            return local, self.global_branch(stage)
         local = self.local_branch(x) if self.local_branch is not None else None
         global_ = self.global_branch(x) if self.global_branch is not None else None
         return local, global_
