@@ -234,7 +234,9 @@ class Backbone(nn.Module):
             )
         return int(out.shape[2]), int(out.shape[3])
 
-    def forward(self, x: torch.Tensor, with_tap: bool = False) -> Any:
+    def forward(
+        self, x: torch.Tensor, with_tap: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor | None]:
         """Extract the branch's map.
 
         Args:
