@@ -7,6 +7,7 @@
 #   scripts/lr_probe.sh OUT_DIR EPOCHS "EXTRA --set VALUES" SCALE [SCALE ...]
 #   e.g. scripts/lr_probe.sh runs/probe 4 "model.use_local=false" 1 0.1
 set -u
+set -f  # no pathname expansion of EXTRA: [2,2] is a list, not a glob
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 venv=${SQSNET_VENV:-$repo/.venv}
 source "$repo/scripts/train_run.sh"

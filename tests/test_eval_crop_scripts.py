@@ -165,3 +165,16 @@ def test_lr_probe_runs_one_short_run_per_swin_learning_rate_scale(tmp_path):
         assert cfg.train.global_lr_scale == float(scale) and cfg.train.epochs == 1
         header = (out / f"glr{scale}" / "metrics.csv").read_text().splitlines()[0]
         assert header.endswith("val_local_std,val_global_std")
+
+
+def test_seed2_jobs_names_the_two_recorded_runs(tmp_path):
+    """seed2_jobs.sh goes through variant_jobs.sh: finished runs under those names are kept."""
+    env = _script_env(tmp_path)
+    names = ["ferplus_cpu_vggm-seed2", "baseline_vggm_cnn_only-seed2"]
+    for name in names:
+        (tmp_path / "runs" / name).mkdir(parents=True)
+        (tmp_path / "runs" / name / "summary.json").write_text("{}")
+    done = subprocess.run(["bash", str(REPO / "scripts" / "seed2_jobs.sh")], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [f"{name} done" for name in names]
