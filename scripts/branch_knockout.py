@@ -7,8 +7,10 @@ part is gone), and likewise with the CNN (local) branch's output replaced. The d
 accuracy is what the fused classifier takes from that branch's image-specific content. It
 also reports each branch's output scale (mean absolute value) and how much it varies from
 image to image (standard deviation over the split, averaged over channels and locations):
-a branch whose output barely varies carries little about the image (the measurements live
-in :mod:`sqsnet.diagnostics`)::
+a branch whose output barely varies carries little about the image. A checkpoint trained
+with an auxiliary classifier on its Swin (``model.loss.global_aux_weight``) is also scored by
+that classifier alone: what the Swin knows, whether or not the fused classifier uses it (the
+measurements live in :mod:`sqsnet.diagnostics`)::
 
     python scripts/branch_knockout.py default --data-root ../shared/data/ferplus \\
         --json results/branch_knockout/default.json
@@ -54,7 +56,10 @@ def main(argv: list[str] | None = None) -> int:
     print("| model | acc. (%) | macro-F1 (%) |")
     print("|---|---|---|")
     for key, label in (("full", "as trained"), ("no_global", "Swin branch mean-ablated"),
-                       ("no_local", "CNN branch mean-ablated")):
+                       ("no_local", "CNN branch mean-ablated"),
+                       ("global_alone", "Swin branch alone (its auxiliary classifier)")):
+        if key not in scores:
+            continue
         print(f"| {label} | {100 * scores[key]['accuracy']:.2f} | "
               f"{100 * scores[key]['macro_f1']:.2f} |")
     print("| branch output | mean abs value | std over images |")

@@ -9,7 +9,9 @@ about the image, even if its values are large. Two measurements make that visibl
   of both branches at every validation (``val_local_std``, ``val_global_std`` in
   ``metrics.csv``), so a branch that collapses shows when it does.
 * :func:`branch_knockout`: accuracy with one branch's output replaced by its mean over the
-  split (:func:`mean_ablated`), which removes everything image-specific from it.
+  split (:func:`mean_ablated`), which removes everything image-specific from it; and, for
+  a model trained with an auxiliary classifier on its global branch, that branch's own score
+  (:class:`GlobalAuxClassifier`).
 
 ``scripts/branch_knockout.py`` is the command-line front end.
 """
@@ -27,8 +29,8 @@ from torch.utils.data import DataLoader
 
 from sqsnet.evaluate import compute_metrics, predict_loader
 
-__all__ = ["BRANCHES", "BranchStats", "BranchRecorder", "branch_statistics", "mean_ablated",
-           "branch_knockout"]
+__all__ = ["BRANCHES", "BranchStats", "BranchRecorder", "GlobalAuxClassifier",
+           "branch_statistics", "mean_ablated", "branch_knockout"]
 
 BRANCHES = ("local_branch", "global_branch")
 """Attribute names of an :class:`~sqsnet.models.SQSNet`'s two branches."""
@@ -153,6 +155,27 @@ def mean_ablated(module: nn.Module, value: torch.Tensor) -> Iterator[None]:
         handle.remove()
 
 
+class GlobalAuxClassifier(nn.Module):
+    """The global branch on its own: its training-only auxiliary classifier as a model.
+
+    Args:
+        model: An :class:`~sqsnet.models.SQSNet` trained with
+            ``model.loss.global_aux_weight > 0`` (so it has ``global_aux_head``).
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        if getattr(model, "global_aux_head", None) is None:
+            raise ValueError("the model has no auxiliary classifier on its global branch "
+                             "(it was trained with model.loss.global_aux_weight 0)")
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``B x 3 x S x S`` images -> ``B x K`` logits of the global branch alone."""
+        _, global_map = self.model._branch_maps(x)
+        return self.model.global_aux_head(global_map)
+
+
 def branch_knockout(model: Any, dataset: Any, batch_size: int = 256
                     ) -> dict[str, dict[str, float]]:
     """Accuracy and macro-F1 as is and with each branch mean-ablated, and branch statistics.
@@ -164,7 +187,9 @@ def branch_knockout(model: Any, dataset: Any, batch_size: int = 256
 
     Returns:
         ``{"full" | "no_global" | "no_local": {"accuracy", "macro_f1", "n"}}`` and
-        ``{"global_branch" | "local_branch": {"abs_mean", "std_over_images"}}``.
+        ``{"global_branch" | "local_branch": {"abs_mean", "std_over_images"}}``; for a
+        model with an auxiliary classifier on its global branch also ``"global_alone"``
+        (that classifier's scores, :class:`GlobalAuxClassifier`).
 
     Raises:
         ValueError: A single-branch model, or a dataset whose classes differ from the model's.
@@ -186,6 +211,13 @@ def branch_knockout(model: Any, dataset: Any, batch_size: int = 256
         else:
             with mean_ablated(getattr(model, branch), stats[branch].mean):
                 probs, target = predict_loader(model, loader)
-        m = compute_metrics(target, probs.argmax(1), model.class_names)
-        out[key] = {"accuracy": m["accuracy"], "macro_f1": m["macro_f1"], "n": m["n"]}
+        out[key] = _scores(target, probs, model.class_names)
+    if getattr(model, "global_aux_head", None) is not None:
+        probs, target = predict_loader(GlobalAuxClassifier(model), loader)
+        out["global_alone"] = _scores(target, probs, model.class_names)
     return out
+
+
+def _scores(target: Any, probs: Any, class_names: list[str]) -> dict[str, float]:
+    m = compute_metrics(target, probs.argmax(1), class_names)
+    return {"accuracy": m["accuracy"], "macro_f1": m["macro_f1"], "n": m["n"]}

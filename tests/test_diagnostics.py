@@ -14,7 +14,8 @@ from torch.utils.data import DataLoader
 from sqsnet.checkpoint import CheckpointError, load_model
 from sqsnet.config import ConfigError, TrainConfig, load_config
 from sqsnet.data import FERPLUS_CLASSES, build_dataset, build_eval_transform
-from sqsnet.diagnostics import BranchRecorder, branch_knockout, branch_statistics, mean_ablated
+from sqsnet.diagnostics import (BranchRecorder, GlobalAuxClassifier, branch_knockout,
+                                branch_statistics, mean_ablated)
 from sqsnet.models import SQSNet
 from sqsnet.train import METRIC_FIELDS, _param_groups, train
 from tests.helpers import make_ferplus_fixture, tiny_model_config, write_tiny_config
@@ -94,6 +95,29 @@ def test_knockout_scores_the_model_with_each_branch_mean_ablated(tmp_path, model
     valid.classes = list(reversed(valid.classes))
     with pytest.raises(ValueError, match="are not the model's"):
         branch_knockout(model, valid)
+
+
+def test_knockout_scores_the_global_branch_alone_by_its_auxiliary_classifier(model, data):
+    valid = _valid(data)
+    assert "global_alone" not in branch_knockout(model, valid)
+    with pytest.raises(ValueError, match="no auxiliary classifier on its global branch"):
+        GlobalAuxClassifier(model)
+    cfg = tiny_model_config(num_classes=8, class_names=list(FERPLUS_CLASSES))
+    cfg.loss.global_aux_weight = 0.3
+    torch.manual_seed(0)
+    aux = SQSNet(cfg).eval()
+    with torch.no_grad():  # by hand: the aux head on the pooled Swin map of each image
+        direct = [int(aux.global_aux_head(aux.global_branch(image[None])).argmax()) == int(label)
+                  for image, label in valid]
+        full = [int(aux(image[None]).argmax()) == int(label) for image, label in valid]
+        x = torch.stack([valid[i][0] for i in range(4)])
+        alone = GlobalAuxClassifier(aux)(x)
+        torch.testing.assert_close(alone, aux.global_aux_head(aux.global_branch(x)))
+        assert not torch.allclose(alone, aux(x))  # not the fused classifier
+    scores = branch_knockout(aux, valid)
+    assert scores["global_alone"]["n"] == len(valid)
+    assert scores["global_alone"]["accuracy"] == pytest.approx(sum(direct) / len(direct))
+    assert scores["full"]["accuracy"] == pytest.approx(sum(full) / len(full))
 
 
 def _train(cfg_path: Path, data: Path, out: Path, epochs: int = 1, resume: bool = False,
