@@ -371,6 +371,11 @@ def _is_number(value: Any) -> bool:
     return not isinstance(value, bool) and isinstance(value, (int, float))
 
 
+def _is_int(value: Any) -> bool:
+    """An int, not a bool."""
+    return not isinstance(value, bool) and isinstance(value, int)
+
+
 def is_crop_fraction(value: Any) -> bool:
     """Whether ``value`` is a valid ``model.crop_pct``: a number in ``(0, 1]`` (not a bool)."""
     return _is_number(value) and 0.0 < float(value) <= 1.0
@@ -404,7 +409,7 @@ def validate_config(cfg: Config, where: str = "config") -> Config:
     m = cfg.model
     for key in ("img_size", "num_classes", "fused_dim", "fusion_heads", "in_chans"):
         value = getattr(m, key)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        if not (_is_int(value) and value >= 1):
             raise ConfigError(f"{where}: model.{key}={value!r}: expected a positive integer")
     if not is_crop_fraction(m.crop_pct):
         raise ConfigError(f"{where}: model.crop_pct={m.crop_pct!r}: expected a number in (0, 1]")
@@ -433,14 +438,14 @@ def _validate_global_from_local(m: ModelConfig, where: str) -> None:
     if tap is None:
         return
     key = f"{where}: model.global_from_local={tap!r}"
-    if isinstance(tap, bool) or not isinstance(tap, int) or tap < 0:
+    if not (_is_int(tap) and tap >= 0):
         raise ConfigError(f"{key}: expected null (the global branch reads the image) or a "
                           "stage index >= 0 of the local branch")
     if not (m.use_local and m.use_global):
         raise ConfigError(f"{key}: the global branch can read a local stage only when both "
                           "branches are on (model.use_local and model.use_global)")
     out = m.local_branch.out_index
-    if isinstance(out, bool) or not isinstance(out, int) or tap >= out:
+    if not (_is_int(out) and tap < out):
         raise ConfigError(f"{key}: expected a stage below model.local_branch.out_index "
                           f"(now {out!r}; the local branch must return a features_only stage)")
 

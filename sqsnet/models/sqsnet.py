@@ -140,9 +140,8 @@ class SQSNet(nn.Module):
             raise ConfigError(
                 f"model.global_from_local={tap}: the global branch reads the local branch's "
                 f"stage-{tap} map ({chans} x {h} x {w}) and cannot take it: give it that size "
-                f"in model.global_branch.kwargs (a Swin: img_size: {h} and a patch_size that divides "
-                f"it) "
-                f"[{exc}]") from None
+                f"in model.global_branch.kwargs (a Swin: img_size: {h} and a patch_size that "
+                f"divides it) [{exc}]") from None
 
     @property
     def class_names(self) -> list[str]:
