@@ -51,7 +51,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "full": {},
     "no_sqs": {"model.use_sqs": False},
     "no_cnn": {"model.use_local": False},
-    "no_swin": {"model.use_global": False},
+    # w/o Swin also drops a shared stem's tap (model.global_from_local): no Swin reads it
+    "no_swin": {"model.use_global": False, "model.global_from_local": None},
     "four_pass": {"model.sqs.quads": "dataset"},
 }
 DESCRIPTIONS = {

@@ -136,3 +136,15 @@ def test_gradcam_explains_each_branch(model: SQSNet) -> None:
     for branch in available_branches(model):
         maps = gradcam(model, x, branch=branch, target_class=1)
         assert maps.shape == (2, 32, 32) and maps.max() > 0, branch
+
+
+def test_ablation_without_the_swin_drops_the_tap() -> None:
+    from sqsnet.ablation import VARIANTS
+
+    base = Config(model=_tapped_config())
+    cnn_only = SQSNet(apply_overrides(base, VARIANTS["no_swin"]).model)
+    assert cnn_only.global_branch is None and cnn_only.local_branch.tap_index is None
+    assert cnn_only(torch.randn(2, 3, 32, 32)).shape == (2, 4)
+    # w/o CNN has no stem to read: one clear error, not a Swin built for the wrong input
+    with pytest.raises(ConfigError, match="only when both branches are on"):
+        apply_overrides(base, VARIANTS["no_cnn"])
