@@ -50,9 +50,11 @@ _LOG = logging.getLogger(__name__)
 VARIANTS: dict[str, dict[str, Any]] = {
     "full": {},
     "no_sqs": {"model.use_sqs": False},
-    "no_cnn": {"model.use_local": False},
+    # a single branch has no other to drop (model.local_drop_rate)
+    "no_cnn": {"model.use_local": False, "model.local_drop_rate": 0.0},
     # w/o Swin also drops a shared stem's tap (model.global_from_local): no Swin reads it
-    "no_swin": {"model.use_global": False, "model.global_from_local": None},
+    "no_swin": {"model.use_global": False, "model.global_from_local": None,
+                "model.local_drop_rate": 0.0},
     "four_pass": {"model.sqs.quads": "dataset"},
 }
 DESCRIPTIONS = {

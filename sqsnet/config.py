@@ -153,6 +153,10 @@ class ModelConfig:
             branch is then built for that map (``in_chans`` = its channels; its
             ``kwargs`` must give the map's size, e.g. a Swin's ``img_size`` and a
             ``patch_size`` that divides it). docs/design.md, "A shared stem for the Swin".
+        local_drop_rate: Training only: the share of training images whose local (CNN) map
+            the fusion sees as zeros, so the classifier must also learn to read the global
+            branch ("branch dropout"; 0 = off, the paper). Inference always fuses both maps.
+            Needs both branches. docs/design.md, "Branch dropout".
         sqs: Spatial Quad-Similarity settings.
         loss: Loss weights.
     """
@@ -178,6 +182,7 @@ class ModelConfig:
     fusion_mlp_ratio: float = 0.0
     drop_rate: float = 0.3
     global_from_local: int | None = None
+    local_drop_rate: float = 0.0
     sqs: SQSConfig = field(default_factory=SQSConfig)
     loss: LossConfig = field(default_factory=LossConfig)
 
@@ -422,6 +427,13 @@ def validate_config(cfg: Config, where: str = "config") -> Config:
         raise ConfigError(f"{where}: model.use_local and model.use_global are both false: "
                           "the model needs at least one branch")
     _validate_global_from_local(m, where)
+    drop = m.local_drop_rate
+    if not (_is_number(drop) and 0 <= drop < 1):
+        raise ConfigError(f"{where}: model.local_drop_rate={drop!r}: expected a number in "
+                          "[0, 1) (the share of training images without the local map)")
+    if drop > 0 and not (m.use_local and m.use_global):
+        raise ConfigError(f"{where}: model.local_drop_rate={drop!r}: branch dropout needs "
+                          "both branches (model.use_local and model.use_global)")
     aux = m.loss.global_aux_weight
     if not (_is_number(aux) and aux >= 0):
         raise ConfigError(f"{where}: model.loss.global_aux_weight={aux!r}: expected a number "

@@ -177,6 +177,23 @@ class SQSNet(nn.Module):
             return self.fusion(local, global_)
         return self.fusion(local if local is not None else global_)
 
+    def _drop_local(self, local: torch.Tensor | None) -> torch.Tensor | None:
+        """Branch dropout (``cfg.local_drop_rate``), applied by the training calls only.
+
+        Args:
+            local: ``B x C1 x H x W`` local map, or ``None``.
+
+        Returns:
+            ``local`` with each image's map replaced by zeros with probability
+            ``local_drop_rate`` (in training mode, with a global branch to fall back on);
+            otherwise ``local`` itself.
+        """
+        rate = self.cfg.local_drop_rate
+        if local is None or self.global_branch is None or rate <= 0 or not self.training:
+            return local
+        keep = torch.rand(local.shape[0], 1, 1, 1, device=local.device) >= rate
+        return local * keep.to(local.dtype)
+
     def forward_head(self, features: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         """Base classifier on a fused map.
 
@@ -213,7 +230,7 @@ class SQSNet(nn.Module):
             :class:`TrainOutput`.
         """
         local, global_ = self._branch_maps(x)
-        features = self._fuse(local, global_)
+        features = self._fuse(self._drop_local(local), global_)
         if labels is None:
             labels = target if target.ndim == 1 else target.argmax(dim=-1)
         if self.sqs is not None and quads is None:
@@ -243,7 +260,7 @@ class SQSNet(nn.Module):
         """
         b = anchor.shape[0]
         local, global_ = self._branch_maps(torch.cat([anchor, positive, negative1, negative2]))
-        features = self._fuse(local, global_)
+        features = self._fuse(self._drop_local(local), global_)
         idx = torch.arange(b, device=anchor.device)
         quads = Quads(idx, idx + b, idx + 2 * b, idx + 3 * b, excluded=0) if self.sqs else None
         return self._train_outputs(features, idx, target, quads, global_)
