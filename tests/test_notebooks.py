@@ -2,13 +2,17 @@
 
 Execution uses nbclient with the ``python3`` kernel (``make install`` registers the venv's
 kernel under that name; jupyter_client starts it with the running interpreter) and the
-notebooks folder as working directory. Defaults are sized for a CPU: the five notebooks
-take a few minutes together on two cores.
+notebooks folder as working directory. Each notebook runs in its own process
+(``tests/run_notebook.py``) under a wall-clock limit, so a run that stalls (twice seen in
+the full suite: notebook 02 waiting in its widget cell with kernel and client both idle)
+fails with the cell it stalled in instead of hanging the suite. Defaults are sized for a
+CPU: the five notebooks take a few minutes together on two cores.
 """
 
 from __future__ import annotations
 
-import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -19,8 +23,45 @@ from tests.helpers import REPO
 NOTEBOOK_DIR = REPO / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 CELL_TIMEOUT_S = 300
+NOTEBOOK_LIMIT_S = 900  # whole notebook, kernel start included
+
 
 nbformat = pytest.importorskip("nbformat", reason="nbformat is not installed (extra 'dev')")
+
+
+def execute_notebook(path: Path, out_dir: Path, limit_s: float = NOTEBOOK_LIMIT_S):
+    """Run a notebook in a fresh process (notebooks folder as cwd); the executed copy.
+
+    Fails the test with the notebook's error, or, past ``limit_s`` seconds, with the index
+    and first line of the cell it was running (the process and its kernel are killed).
+    """
+    pytest.importorskip("nbclient", reason="nbclient is not installed (extra 'dev')")
+    pytest.importorskip("ipykernel", reason="ipykernel is not installed (extra 'notebooks')")
+    psutil = pytest.importorskip("psutil", reason="psutil is not installed (ipykernel needs it)")
+    out = out_dir / f"{path.stem}.executed.ipynb"
+    progress = out.with_name(out.name + ".progress")
+    cmd = [sys.executable, "-m", "tests.run_notebook", str(path), str(out),
+           "--cwd", str(NOTEBOOK_DIR), "--cell-timeout", str(CELL_TIMEOUT_S)]
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    try:
+        log, _ = proc.communicate(timeout=limit_s)
+    except subprocess.TimeoutExpired:
+        family = [proc.pid] + [c.pid for c in psutil.Process(proc.pid).children(recursive=True)]
+        for pid in family:  # the kernel runs in its own session: kill it by pid
+            try:
+                psutil.Process(pid).kill()
+            except psutil.NoSuchProcess:
+                pass
+        log, _ = proc.communicate()
+        index = int(progress.read_text()) if progress.exists() else None
+        cells = nbformat.read(path, as_version=4).cells
+        where = (f"cell {index} ({cells[index].source.splitlines()[0]!r})"
+                 if index is not None else "before its first cell")
+        pytest.fail(f"{path.name} stalled in {where}: no end after {limit_s:.0f} s; "
+                    f"output:\n{log[-3000:]}")
+    assert proc.returncode == 0, f"{path.name} failed:\n{log[-6000:]}"
+    return nbformat.read(out, as_version=4)
 
 
 def test_the_five_notebooks_exist() -> None:
@@ -47,30 +88,9 @@ def test_notebook_is_stored_clean_with_parameters_cell(path: Path) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_executes(path: Path) -> None:
-    nbclient = pytest.importorskip("nbclient", reason="nbclient is not installed (extra 'dev')")
-    pytest.importorskip("ipykernel", reason="ipykernel is not installed (extra 'notebooks')")
-    nb = nbformat.read(path, as_version=4)
-    client = nbclient.NotebookClient(
-        nb,
-        timeout=CELL_TIMEOUT_S,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(NOTEBOOK_DIR)}},
-        allow_errors=False,
-    )
+def test_notebook_executes(path: Path, tmp_path: Path) -> None:
     start = time.perf_counter()
-    env = {"MPLBACKEND": "module://matplotlib_inline.backend_inline",
-           "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        client.execute()
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    nb = execute_notebook(path, tmp_path)
     elapsed = time.perf_counter() - start
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
               if o.output_type == "error"]
@@ -83,11 +103,8 @@ def test_notebook_executes(path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_sqs_notebook_draws_the_maps_of_your_own_four_images(tmp_path: Path,
-                                                             monkeypatch) -> None:
+def test_sqs_notebook_draws_the_maps_of_your_own_four_images(tmp_path: Path) -> None:
     """Notebook 02 with ``MY_FACES`` set: faces found or used whole, maps drawn."""
-    nbclient = pytest.importorskip("nbclient", reason="nbclient is not installed (extra 'dev')")
-    pytest.importorskip("ipykernel", reason="ipykernel is not installed (extra 'notebooks')")
     from sqsnet.viz import synthetic_face
 
     files = []
@@ -99,11 +116,39 @@ def test_sqs_notebook_draws_the_maps_of_your_own_four_images(tmp_path: Path,
     params = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
     assert "MY_FACES = []" in params.source
     params.source = params.source.replace("MY_FACES = []", f"MY_FACES = {[str(f) for f in files]!r}")
-    client = nbclient.NotebookClient(nb, timeout=CELL_TIMEOUT_S, kernel_name="python3",
-                                     resources={"metadata": {"path": str(NOTEBOOK_DIR)}})
-    monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
-    client.execute()
+    edited = tmp_path / path.name
+    nbformat.write(nb, edited)
+    nb = execute_notebook(edited, tmp_path)
     own = next(c for c in nb.cells if c.cell_type == "code" and "def own_quad" in c.source)
     text = "".join(o.get("text", "") for o in own.outputs if o.output_type == "stream")
     assert "L_SQS = " in text
     assert any("image/png" in o.get("data", {}) for o in own.outputs)
+
+
+@pytest.mark.slow
+def test_a_stalled_notebook_fails_naming_its_cell_and_leaves_no_kernel(tmp_path: Path) -> None:
+    psutil = pytest.importorskip("psutil", reason="psutil is not installed (ipykernel needs it)")
+    pid_file = tmp_path / "kernel.pid"
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("A cell that never ends."),
+        nbformat.v4.new_code_cell(f"import os\nopen({str(pid_file)!r}, 'w').write(str(os.getpid()))"),
+        nbformat.v4.new_code_cell("import time\ntime.sleep(600)"),
+    ])
+    path = tmp_path / "stall.ipynb"
+    nbformat.write(nb, path)
+    with pytest.raises(pytest.fail.Exception) as info:
+        execute_notebook(path, tmp_path, limit_s=45)
+    message = str(info.value)
+    assert "stall.ipynb stalled in cell 2 ('import time')" in message
+    assert "no end after 45 s" in message
+    kernel = int(pid_file.read_text())
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # killed; reaped once init adopts it
+        try:
+            if psutil.Process(kernel).status() == psutil.STATUS_ZOMBIE:
+                break
+        except psutil.NoSuchProcess:
+            break
+        time.sleep(0.2)
+    else:
+        pytest.fail(f"kernel {kernel} still running after the stalled notebook was stopped")
