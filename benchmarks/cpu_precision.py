@@ -29,8 +29,8 @@ import torch
 
 from sqsnet.config import load_config
 from sqsnet.models import SQSNet
-from sqsnet.profiling import cpu_name, measure_train_throughput
-from sqsnet.train import autocast_dtype, cpu_has_native_bfloat16
+from sqsnet.profiling import measure_train_throughput
+from sqsnet.utils.runtime import autocast_dtype, cpu_has_native_bfloat16, cpu_name
 
 SETTINGS = {
     "float32": (None, False),

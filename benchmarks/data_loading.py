@@ -25,7 +25,8 @@ from sqsnet.config import load_config
 from sqsnet.data import ClassAwareBatchSampler
 from sqsnet.models import SQSNet
 from sqsnet.profiling import measure_train_throughput
-from sqsnet.train import autocast_dtype, build_datasets
+from sqsnet.train import build_datasets
+from sqsnet.utils.runtime import autocast_dtype
 
 
 def loader_rate(loader: DataLoader, batches: int) -> float:

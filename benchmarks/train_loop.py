@@ -28,8 +28,9 @@ import torch
 
 from sqsnet.config import load_config
 from sqsnet.models import SQSNet
-from sqsnet.profiling import cpu_name, measure_train_throughput
-from sqsnet.train import autocast_dtype, build_datasets, train
+from sqsnet.profiling import measure_train_throughput
+from sqsnet.train import build_datasets, train
+from sqsnet.utils.runtime import autocast_dtype, cpu_name
 
 
 def loop_rate(config: str, data_root: str, workers: int, steps: int, out_dir: Path,

@@ -28,7 +28,8 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader
 
-from sqsnet.checkpoint import atomic_write_text, load_model
+from sqsnet.checkpoint import load_model
+from sqsnet.utils.io import atomic_write_text
 from sqsnet.data import build_dataset, build_eval_transform
 from sqsnet.diagnostics import branch_knockout, branch_statistics
 

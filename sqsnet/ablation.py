@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from sqsnet.checkpoint import atomic_write_text
+from sqsnet.utils.io import atomic_write_text
 from sqsnet.config import (
     INCIDENTAL_SETTINGS,
     Config,

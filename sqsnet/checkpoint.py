@@ -17,21 +17,20 @@ safetensors and JSON only.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import os
 import platform
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from sqsnet.config import Config, config_from_dict, config_to_dict
+from sqsnet.errors import SQSNetError
+from sqsnet.utils.io import atomic_file, atomic_write_text
 
 __all__ = [
     "Checkpoint",
@@ -41,7 +40,6 @@ __all__ = [
     "load_checkpoint",
     "load_model",
     "resolve_checkpoint",
-    "atomic_write_text",
 ]
 
 _LOG = logging.getLogger(__name__)
@@ -50,7 +48,7 @@ DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / "weights" / "default.safe
 _FORMAT = "sqsnet-checkpoint/1"
 
 
-class CheckpointError(ValueError):
+class CheckpointError(SQSNetError, ValueError):
     """A checkpoint file is missing, corrupt or not an SQSNet checkpoint."""
 
 
@@ -85,37 +83,6 @@ def _versions() -> dict[str, str]:
         "timm": timm.__version__,
         "python": platform.python_version(),
     }
-
-
-def _file_mode() -> int:
-    """Permissions an ordinary ``open()`` would give (mkstemp files are 0600)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-@contextlib.contextmanager
-def _atomic_file(path: Path) -> Iterator[str]:
-    """Yield a temporary path beside ``path``; on success fsync it and rename it over
-    ``path``, on any failure (or interruption) delete it, leaving ``path`` untouched."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        yield tmp
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.chmod(tmp, _file_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write text to ``path`` via a temporary file and rename (never half-written)."""
-    with _atomic_file(Path(path)) as tmp:
-        Path(tmp).write_text(text)
 
 
 def _flatten_optimizer(state: dict[str, Any]) -> tuple[dict[str, torch.Tensor], Any]:
@@ -196,7 +163,7 @@ def save_checkpoint(
                 json_state[key] = value
         header["train_state"] = json_state
     metadata = {"sqsnet": json.dumps(header)}
-    with _atomic_file(path) as tmp:
+    with atomic_file(path) as tmp:
         save_file(tensors, tmp, metadata=metadata)
     sidecar = {k: v for k, v in header.items() if k != "train_state"}
     sidecar["weights"] = path.name

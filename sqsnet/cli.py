@@ -20,6 +20,8 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from sqsnet.errors import SQSNetError
+
 __all__ = ["main", "build_parser"]
 
 
@@ -191,7 +193,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         print(f"{name:<11} {row['precision']:9.3f} {row['recall']:7.3f} {row['f1']:6.3f} "
               f"{row['support']:7d}")
     if args.json_out:
-        from sqsnet.checkpoint import atomic_write_text
+        from sqsnet.utils.io import atomic_write_text
 
         atomic_write_text(args.json_out, json.dumps(metrics, indent=2))
         print(f"metrics written to {args.json_out}")
@@ -248,7 +250,7 @@ def _cmd_profile(args: argparse.Namespace) -> int:
 
     from sqsnet.models import SQSNet
     from sqsnet.profiling import profile_model
-    from sqsnet.train import autocast_dtype
+    from sqsnet.utils.runtime import autocast_dtype
 
     cfg = _load_cfg(args)
     model = SQSNet(cfg.model)
@@ -272,7 +274,7 @@ def _cmd_profile(args: argparse.Namespace) -> int:
               f"{args.train_batch} ({result['train_precision']}{layout}, as train.* sets)")
     print(json.dumps(result))
     if args.json_out:
-        from sqsnet.checkpoint import atomic_write_text
+        from sqsnet.utils.io import atomic_write_text
 
         atomic_write_text(args.json_out, json.dumps(result, indent=2))
     return 0
@@ -303,19 +305,8 @@ _COMMANDS = {
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
-    """Exceptions that are the user's input, reported as one line."""
-    from sqsnet.checkpoint import CheckpointError
-    from sqsnet.config import ConfigError
-    from sqsnet.data.datasets import DatasetError
-    from sqsnet.faces import FaceDetectorUnavailable, ImageLoadError
-    from sqsnet.models.backbones import PretrainedWeightsError, UnknownModelError
-    from sqsnet.train import TrainingDivergedError
-
-    return (
-        CheckpointError, ConfigError, DatasetError, FaceDetectorUnavailable, ImageLoadError,
-        PretrainedWeightsError, UnknownModelError, TrainingDivergedError, FileNotFoundError,
-        NotADirectoryError, PermissionError,
-    )
+    """Exceptions that are the user's input or environment, reported as one line."""
+    return (SQSNetError, FileNotFoundError, NotADirectoryError, PermissionError)
 
 
 def _check_device(device: str | None) -> None:

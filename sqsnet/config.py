@@ -17,6 +17,8 @@ from typing import Any, Mapping, Sequence
 
 import yaml
 
+from sqsnet.errors import SQSNetError
+
 __all__ = [
     "BranchConfig",
     "SQSConfig",
@@ -44,7 +46,7 @@ __all__ = [
 PRESET_DIR = Path(__file__).resolve().parent / "configs"
 
 
-class ConfigError(ValueError):
+class ConfigError(SQSNetError, ValueError):
     """A config file, preset name or override could not be understood."""
 
 

@@ -322,7 +322,7 @@ def write_predictions_csv(path: str | Path, rows: Sequence[Mapping[str, Any]]) -
     import csv
     import io
 
-    from sqsnet.checkpoint import atomic_write_text
+    from sqsnet.utils.io import atomic_write_text
 
     classes = list(rows[0]["probabilities"]) if rows else []
     buf = io.StringIO()

@@ -52,6 +52,8 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from sqsnet.errors import SQSNetError
+
 __all__ = [
     "MAX_IMAGE_PIXELS",
     "MAX_CROP_SIDE",
@@ -106,7 +108,7 @@ _MIN_DETECT_SIDE = 8  # images whose shorter side is below this (after rescaling
 _BORDERS = {"replicate": cv2.BORDER_REPLICATE, "constant": cv2.BORDER_CONSTANT}
 
 
-class ImageLoadError(ValueError):
+class ImageLoadError(SQSNetError, ValueError):
     """An input could not be read as an image (not an image, truncated, too large, ...).
 
     Attributes:
@@ -118,7 +120,7 @@ class ImageLoadError(ValueError):
         self.source = source
 
 
-class FaceDetectorUnavailable(RuntimeError):
+class FaceDetectorUnavailable(SQSNetError, RuntimeError):
     """No face detector model could be found in this environment."""
 
 

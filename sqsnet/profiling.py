@@ -9,8 +9,6 @@ random images with a class-aware label pattern, so SQS is exercised as in real t
 from __future__ import annotations
 
 import contextlib
-import os
-import platform
 import statistics
 import time
 from typing import Any
@@ -21,40 +19,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from sqsnet.models import SQSNet
 
 __all__ = ["count_parameters", "count_gflops", "measure_latency", "measure_train_throughput",
-           "profile_model", "quad_friendly_labels", "cpu_name", "hardware_info"]
-
-
-def cpu_name() -> str:
-    """The CPU's model name (``/proc/cpuinfo``), or the platform's word for it elsewhere."""
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def hardware_info(device: torch.device | str = "cpu") -> dict[str, Any]:
-    """What a measured time depends on: CPU, cores, torch threads, native bfloat16, GPU.
-
-    Runs record it in ``summary.json`` so that a wall time always names its machine.
-    """
-    from sqsnet.train import cpu_has_native_bfloat16
-
-    dev = torch.device(device)
-    info: dict[str, Any] = {
-        "machine": platform.machine(),
-        "cpu": cpu_name(),
-        "cpu_cores": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "native_bfloat16": cpu_has_native_bfloat16(),
-        "device": str(dev),
-    }
-    if dev.type == "cuda":
-        info["gpu"] = torch.cuda.get_device_name(dev)
-    return info
+           "profile_model", "quad_friendly_labels"]
 
 
 def count_parameters(model: torch.nn.Module, trainable_only: bool = False) -> int:
@@ -108,7 +73,7 @@ def measure_train_throughput(
     """Training images per second (forward + backward + AdamW) of the training call.
 
     ``autocast_dtype`` and ``channels_last`` time the steps as the trainer runs them
-    (:func:`sqsnet.train.autocast_dtype` gives the former for a config).
+    (:func:`sqsnet.utils.runtime.autocast_dtype` gives the former for a config).
     """
     model.train().to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)

@@ -42,12 +42,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
-from sqsnet.checkpoint import (
-    CheckpointError,
-    atomic_write_text,
-    load_checkpoint,
-    save_checkpoint,
-)
+from sqsnet.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from sqsnet.config import (
     EVAL_ONLY_MODEL_SETTINGS,
     INCIDENTAL_SETTINGS,
@@ -60,12 +55,17 @@ from sqsnet.config import (
     save_config,
 )
 from sqsnet.diagnostics import BranchRecorder
+from sqsnet.errors import SQSNetError
 from sqsnet.evaluate import compute_metrics, predict_loader
 from sqsnet.models import SQSNet
-from sqsnet.profiling import hardware_info
+from sqsnet.utils.io import atomic_write_text
+from sqsnet.utils.runtime import (
+    autocast_dtype,
+    hardware_info,
+    seed_everything,
+)
 
-__all__ = ["train", "TrainingDivergedError", "RunResult", "seed_everything", "build_datasets",
-           "autocast_dtype", "cpu_has_native_bfloat16"]
+__all__ = ["train", "TrainingDivergedError", "RunResult", "build_datasets"]
 
 _LOG = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ absent branch, and measured on rank 0's share of the split under DistributedData
 branch whose spread falls towards 0 has collapsed to a constant map."""
 
 
-class TrainingDivergedError(RuntimeError):
+class TrainingDivergedError(SQSNetError, RuntimeError):
     """The loss became NaN or infinite."""
 
 
@@ -110,14 +110,6 @@ class _TrainStep(nn.Module):
             return self.model.forward_train_quads(a, p, n1, n2, target)
         x, target, labels = batch
         return self.model.forward_train(x, target, labels)
-
-
-def seed_everything(seed: int) -> None:
-    """Seed python, numpy and torch (CPU and CUDA)."""
-    random.seed(seed)
-    np.random.seed(seed % (2**32))
-    torch.manual_seed(seed)
-    torch.cuda.manual_seed_all(seed)
 
 
 def _rng_state(model: SQSNet) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -181,39 +173,6 @@ def build_datasets(
     if d.train_fraction < 1.0:
         train_set = StratifiedSubset(train_set, d.train_fraction, seed=cfg.train.seed)
     return train_set, val_set
-
-
-def cpu_has_native_bfloat16() -> bool:
-    """Whether oneDNN runs bfloat16 natively here (AVX512-BF16 or AMX); elsewhere it
-    emulates it, many times slower than float32 (16x for ``ferplus_cpu`` on an AVX2 CPU)."""
-    return bool(torch.backends.mkldnn.is_available()
-                and torch.ops.mkldnn._is_mkldnn_bf16_supported())
-
-
-def autocast_dtype(t: TrainConfig, device_type: str) -> torch.dtype | None:
-    """The autocast precision of training steps on ``device_type`` (None = float32).
-
-    ``train.amp`` gives float16 on CUDA. ``train.amp_cpu`` gives bfloat16 on CPU: ``true``
-    always (with a warning where the CPU has no native bfloat16), ``"auto"`` only where the
-    CPU runs it natively (:func:`cpu_has_native_bfloat16`), float32 elsewhere.
-
-    Raises:
-        ConfigError: For an ``amp_cpu`` other than true, false or ``"auto"``.
-    """
-    if t.amp_cpu not in (True, False, "auto"):
-        raise ConfigError(f"train.amp_cpu={t.amp_cpu!r}: expected true, false or auto")
-    if device_type == "cuda" and t.amp:
-        return torch.float16
-    if device_type == "cpu" and t.amp_cpu:
-        if cpu_has_native_bfloat16():
-            return torch.bfloat16
-        if t.amp_cpu == "auto":
-            return None
-        _LOG.warning("train.amp_cpu: this CPU has no native bfloat16 support; bfloat16 "
-                     "autocast will be many times slower than float32 here (set "
-                     "train.amp_cpu=auto or false).")
-        return torch.bfloat16
-    return None
 
 
 def _make_ema(model: SQSNet, t: TrainConfig) -> Any:

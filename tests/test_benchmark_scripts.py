@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.mark.parametrize("native", [True, False])
 def test_cpu_precision_reports_every_setting_and_what_auto_picks(tmp_path, monkeypatch,
                                                                  capsys, native):
-    import sqsnet.train as train_mod
+    import sqsnet.utils.runtime as train_mod
 
     monkeypatch.setattr(train_mod, "cpu_has_native_bfloat16", lambda: native)
     cfg = write_tiny_config(tmp_path / "tiny.yaml")

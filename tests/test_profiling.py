@@ -12,7 +12,7 @@ from sqsnet.cli import main
 from sqsnet.config import ConfigError, TrainConfig, load_config
 from sqsnet.models import SQSNet
 from sqsnet.profiling import count_gflops, count_parameters, measure_train_throughput
-from sqsnet.train import autocast_dtype
+from sqsnet.utils.runtime import autocast_dtype
 from tests.helpers import write_tiny_config
 
 
@@ -37,7 +37,7 @@ def test_autocast_precision_follows_the_train_config():
 @pytest.mark.parametrize("native", [True, False])
 def test_auto_cpu_precision_uses_bfloat16_only_where_the_cpu_runs_it(native, monkeypatch,
                                                                       caplog):
-    import sqsnet.train as train_mod
+    import sqsnet.utils.runtime as train_mod
 
     monkeypatch.setattr(train_mod, "cpu_has_native_bfloat16", lambda: native)
     auto = autocast_dtype(TrainConfig(amp_cpu="auto"), "cpu")

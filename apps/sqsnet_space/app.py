@@ -55,6 +55,7 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 
 from sqsnet.checkpoint import DEFAULT_CHECKPOINT, CheckpointError, resolve_checkpoint
+from sqsnet.errors import SQSNetError
 from sqsnet.faces import MAX_IMAGE_PIXELS, ImageLoadError, load_image, whole_image_face
 from sqsnet.inference import Predictor
 
@@ -123,7 +124,7 @@ CSS = """
 # ----------------------------------------------------------------------------- helpers
 
 
-class GalleryError(ValueError):
+class GalleryError(SQSNetError, ValueError):
     """``--gallery`` does not name a readable labelled data folder."""
 
 

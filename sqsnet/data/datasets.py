@@ -55,6 +55,8 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
+from sqsnet.errors import SQSNetError
+
 from .labels import (
     AFFECTNET_CLASSES_7,
     AFFECTNET_CLASSES_8,
@@ -107,7 +109,7 @@ _SPLIT_ALIASES: dict[str, str] = {
 _FERPLUS_VOTE_COLUMNS: tuple[str, ...] = FERPLUS_CLASSES + ("unknown", "NF")
 
 
-class DatasetError(ValueError):
+class DatasetError(SQSNetError, ValueError):
     """Bad dataset input: missing root/images, malformed rows, unknown labels, bad images."""
 
 

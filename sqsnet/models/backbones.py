@@ -34,17 +34,18 @@ import torch
 from torch import nn
 
 from sqsnet.config import BranchConfig, ConfigError
+from sqsnet.errors import SQSNetError
 
 __all__ = ["Backbone", "PretrainedWeightsError", "UnknownModelError", "create_backbone"]
 
 _LOG = logging.getLogger(__name__)
 
 
-class PretrainedWeightsError(RuntimeError):
+class PretrainedWeightsError(SQSNetError, RuntimeError):
     """Pretrained weights were asked for but could not be obtained."""
 
 
-class UnknownModelError(ValueError):
+class UnknownModelError(SQSNetError, ValueError):
     """A model name that timm does not know."""
 
 
