@@ -4,11 +4,12 @@ The crop is an inference setting (``sqsnet.data.transforms.build_eval_transform`
 model trained and selected with one crop can be served with another. This rewrites the
 checkpoint (safetensors + JSON sidecar, atomically) with the new ``model.crop_pct`` and
 records in ``meta["eval_crop"]`` the previous crop and, with ``--sweep``, the Valid scores
-that ``scripts/crop_sweep.sh`` measured at both crops, so the checkpoint says what the
-change was based on::
+that ``crop_sweep.sh`` (beside this file) measured at both crops, so the checkpoint says
+what the change was based on::
 
-    python scripts/set_eval_crop.py sqsnet/weights/default.safetensors --crop-pct 0.95 \\
-        --sweep results/crop_sweep/default_hybrid_seed0 --note "chosen on FERPlus Valid"
+    python experiments/eval_crop/set_eval_crop.py sqsnet/weights/default.safetensors \\
+        --crop-pct 0.95 --sweep results/crop_sweep/default_hybrid_seed0 \\
+        --note "chosen on FERPlus Valid"
 """
 
 from __future__ import annotations
@@ -22,11 +23,13 @@ from typing import Any
 from sqsnet.checkpoint import CheckpointError, load_checkpoint, load_model, save_checkpoint
 from sqsnet.config import is_crop_fraction
 
+__all__ = ["main"]
+
 _KEYS = ("accuracy", "macro_f1", "weighted_f1", "balanced_accuracy", "n")
 
 
 def _sweep_scores(folder: Path, crop: float) -> dict[str, Any]:
-    """``{"val": ..., "val_tta": ...}`` at ``crop`` from a crop_sweep.sh folder."""
+    """``{"val": ..., "val_tta": ...}`` at ``crop`` from a crop_sweep.sh output folder."""
     out: dict[str, Any] = {}
     for f in sorted(folder.glob("crop*.json")):
         m = json.loads(f.read_text())
@@ -34,7 +37,7 @@ def _sweep_scores(folder: Path, crop: float) -> dict[str, Any]:
             out["val_tta" if m["tta"] else "val"] = {k: m[k] for k in _KEYS}
     if "val" not in out:
         raise SystemExit(f"--sweep {folder}: no single-view result at crop_pct {crop:g}: "
-                         f"run scripts/crop_sweep.sh with that crop first")
+                         f"run experiments/eval_crop/crop_sweep.sh with that crop first")
     return out
 
 

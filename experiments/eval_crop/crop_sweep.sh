@@ -5,10 +5,11 @@
 # OUT_DIR/crop<C>[-tta].json, the single-view per-image predictions OUT_DIR/crop<C>.csv, and
 # prints a table with McNemar's exact test of each crop against crop 1 on the same images.
 # Finished files are kept, so a rerun only adds what is missing.
-#   scripts/crop_sweep.sh OUT_DIR CHECKPOINT [CROP ...]   (default crops: 1 0.95 0.9 0.85)
-#   e.g. scripts/crop_sweep.sh results/crop_sweep/default_hybrid_seed0 default 1 0.95
+#   experiments/eval_crop/crop_sweep.sh OUT_DIR CHECKPOINT [CROP ...]
+#       (default crops: 1 0.95 0.9 0.85)
+#   e.g. experiments/eval_crop/crop_sweep.sh results/crop_sweep/default_hybrid_seed0 default 1 0.95
 set -eu
-repo="$(cd "$(dirname "$0")/.." && pwd)"
+repo="$(cd "$(dirname "$0")/../.." && pwd)"
 venv=${SQSNET_VENV:-$repo/.venv}  # the environment `make` builds
 sqsnet=$venv/bin/sqsnet; python=$venv/bin/python
 if [ $# -lt 2 ]; then echo "usage: $0 OUT_DIR CHECKPOINT [CROP ...]" >&2; exit 2; fi
