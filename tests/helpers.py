@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from sqsnet.config import BranchConfig, ModelConfig
+from sqsnet.data.root import default_data_dir
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def shared_data_root() -> Path:
-    """``SQSNET_DATA`` or ``<repo>/../shared/data`` (may not exist)."""
-    env = os.environ.get("SQSNET_DATA")
-    return Path(env) if env else REPO.parent / "shared" / "data"
+    """``SQSNET_DATA`` or ``<repo>/../shared/data`` (may not exist): the package's lookup."""
+    return default_data_dir()
 
 
 def tiny_model_config(**overrides: object) -> ModelConfig:

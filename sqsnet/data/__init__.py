@@ -1,24 +1,14 @@
-"""Data layer: dataset readers, class orders, class-aware sampling and transforms.
+"""Data layer: dataset readers, class orders, the data root, class-aware sampling, transforms.
 
-See :mod:`sqsnet.data.labels` (class orders, synonyms, cross-dataset mapping),
-:mod:`sqsnet.data.datasets` (FERPlus, RAF-DB, AffectNet, FER2013, labelled folders),
-:mod:`sqsnet.data.sampling` (class-aware batch sampler, four-pass quad dataset) and
-:mod:`sqsnet.data.transforms` (train/eval transforms, TTA, Mixup/CutMix glue).
+See :mod:`sqsnet.data.labels` (class orders, synonyms, dataset names, cross-dataset mapping),
+:mod:`sqsnet.data.readers` (one module per reader: FERPlus, RAF-DB, AffectNet, FER2013,
+labelled folders), :mod:`sqsnet.data.factory` (``build_dataset``),
+:mod:`sqsnet.data.layouts` (which layout a folder holds), :mod:`sqsnet.data.root` (the one
+data-root lookup), :mod:`sqsnet.data.sampling` (class-aware batch sampler, four-pass quad
+dataset) and :mod:`sqsnet.data.transforms` (train/eval transforms, TTA, Mixup/CutMix glue).
 """
 
-from .datasets import (
-    AffectNet,
-    DatasetError,
-    FER2013,
-    FERDataset,
-    FERPlus,
-    IMAGE_EXTENSIONS,
-    LabelledFolder,
-    RAFDB,
-    build_dataset,
-    ferplus_majority,
-    resolve_data_root,
-)
+from .factory import build_dataset
 from .labels import (
     AFFECTNET_CLASSES_7,
     AFFECTNET_CLASSES_8,
@@ -34,6 +24,18 @@ from .labels import (
     dataset_classes,
     normalize_dataset_name,
 )
+from .readers import (
+    FER2013,
+    IMAGE_EXTENSIONS,
+    RAFDB,
+    AffectNet,
+    DatasetError,
+    FERDataset,
+    FERPlus,
+    LabelledFolder,
+    ferplus_majority,
+)
+from .root import find_data_root, resolve_data_root
 from .sampling import ClassAwareBatchSampler, QuadDataset, SeededItems, StratifiedSubset
 from .transforms import (
     TTA_VIEW_NAMES,
@@ -42,7 +44,6 @@ from .transforms import (
     MixupCutmix,
     build_eval_transform,
     build_train_transform,
-    tta_predict,
     tta_views,
 )
 
@@ -73,6 +74,7 @@ __all__ = [
     "ferplus_majority",
     "build_dataset",
     "resolve_data_root",
+    "find_data_root",
     # sampling
     "ClassAwareBatchSampler",
     "QuadDataset",
@@ -85,6 +87,5 @@ __all__ = [
     "build_eval_transform",
     "TTA_VIEW_NAMES",
     "tta_views",
-    "tta_predict",
     "MixupCutmix",
 ]

@@ -1,7 +1,7 @@
 """Class orders of every supported dataset and their mapping to canonical names.
 
 This module is the *one* place where class orders are defined. Every dataset reader in
-:mod:`sqsnet.data.datasets` returns integer labels in its dataset's own documented order
+:mod:`sqsnet.data.readers` returns integer labels in its dataset's own documented order
 and exposes that order as ``.classes`` (a tuple of canonical names). To evaluate a model
 trained on one dataset on another, build a :class:`ClassMapping` with
 :func:`class_mapping`: classes are matched by canonical name only, classes that exist on
@@ -17,9 +17,11 @@ Per-dataset orders (index = label the reader returns):
 FERPlus            neutral, happiness, surprise, sadness, anger, disgust, fear, contempt
                    (Microsoft's ``label.csv`` / ``fer2013new.csv`` vote-column order)
 RAF-DB (basic)     surprise, fear, disgust, happiness, sadness, anger, neutral
-                   (file labels 1..7; the reader returns ``file label - 1``)
+                   (file labels and mirror class folders 1..7; the reader returns
+                   ``file label - 1``)
 AffectNet-8        neutral, happiness, sadness, surprise, fear, disgust, anger, contempt
-                   (``expression`` 0..7; 8..10 = none, uncertain, no-face are dropped)
+                   (``expression`` 0..7, also mirror class folders 0..7; 8..10 = none,
+                   uncertain, no-face are dropped)
 AffectNet-7        AffectNet-8 without contempt
 FER2013            anger, disgust, fear, happiness, sadness, surprise, neutral
                    (``emotion`` 0..6 of ``fer2013.csv``)
@@ -29,6 +31,11 @@ Synonyms: folder names and user input are matched case-insensitively through
 :data:`SYNONYMS` (``happy`` -> ``happiness``, ``angry`` -> ``anger``, ...). ``calm`` (a
 RAVDESS class) is deliberately *not* a synonym of ``neutral``: the two are annotated as
 different expressions there, and merging them silently would change the task.
+
+Codes: :data:`DATASET_CODES` maps each dataset's integer codes to classes once (used by
+the official list files and by mirrors whose class folders are named by code), and
+:data:`DATASET_NAMES` / :data:`DATASET_FOLDER_NAMES` name the datasets and their usual
+folders.
 """
 
 from __future__ import annotations
@@ -51,6 +58,13 @@ __all__ = [
     "FER2013_CLASSES",
     "SYNONYMS",
     "DATASET_ALIASES",
+    "DATASET_NAMES",
+    "DATASET_FOLDER_NAMES",
+    "dataset_key",
+    "DATASET_CODES",
+    "code_class",
+    "describe_codes",
+    "class_index",
     "canonical_name",
     "canonical_names",
     "normalize_dataset_name",
@@ -112,6 +126,15 @@ FER2013_CLASSES: tuple[str, ...] = (
     "neutral",
 )
 """FER2013 ``emotion`` 0..6 of ``fer2013.csv``."""
+
+DATASET_CODES: dict[str, dict[int, str]] = {
+    "rafdb": {i + 1: c for i, c in enumerate(RAFDB_CLASSES)},
+    "affectnet": dict(enumerate(AFFECTNET_CLASSES_8)),
+    "fer2013": dict(enumerate(FER2013_CLASSES)),
+}
+"""The integer codes each dataset's own files (and mirrors' class folders) use -> canonical
+class: RAF-DB 1..7 (1 surprise ... 7 neutral), AffectNet 0..7 (8..10 = none, uncertain,
+no-face are not classes), FER2013 0..6."""
 
 SYNONYMS: dict[str, str] = {
     # neutral
@@ -180,6 +203,20 @@ DATASET_ALIASES: dict[str, str] = {
     "labeledfolder": "folder",
 }
 """Normalised dataset names (lower case, ``-``, ``_`` and spaces removed) -> key."""
+
+DATASET_NAMES: tuple[str, ...] = ("ferplus", "rafdb", "affectnet", "fer2013", "folder")
+"""The datasets the lab reads, one reader each (``affectnet7``/``affectnet8`` are AffectNet
+with a class count)."""
+
+DATASET_FOLDER_NAMES: dict[str, tuple[str, ...]] = {
+    "ferplus": ("ferplus", "FERPlus", "FERPLUS", "FER+", "fer_plus"),
+    "rafdb": ("rafdb", "RAF-DB", "raf-db", "RAF_DB", "raf_db", "RAFDB"),
+    "affectnet": ("affectnet", "AffectNet", "AFFECTNET"),
+    "fer2013": ("fer2013", "FER2013"),
+    "folder": (),
+}
+"""Usual names of each dataset's folder inside a data folder such as ``$SQSNET_DATA``
+(first = the name suggested in messages)."""
 
 
 def canonical_name(name: str) -> str:
@@ -251,8 +288,56 @@ def normalize_dataset_name(name: str) -> str:
         return DATASET_ALIASES[key]
     raise ValueError(
         f"Unknown dataset {name!r}. Known datasets: ferplus, rafdb (raf-db), affectnet "
-        f"(affectnet7, affectnet8), fer2013, folder (any <root>/<class>/ image tree)."
+        f"(affectnet7, affectnet8), fer2013, folder (any <root>/<class>/ image tree); "
+        f"or auto (the reader chosen from the folder's layout)."
     )
+
+
+def code_class(dataset: str, code: int | str) -> str:
+    """The canonical class of a dataset's integer code (``code_class("rafdb", 1)`` ->
+    ``"surprise"``).
+
+    Args:
+        dataset: ``rafdb``, ``affectnet`` or ``fer2013`` (any accepted spelling).
+        code: The code, as an ``int`` or a string of digits (a class folder's name).
+
+    Raises:
+        ValueError: For an unknown code, listing the known ones.
+    """
+    table = DATASET_CODES[dataset_key(dataset)]
+    text = str(code).strip()
+    if text.isdigit() and int(text) in table:
+        return table[int(text)]
+    raise ValueError(f"unknown {dataset} label code {code!r}; the codes are "
+                     f"{describe_codes(dataset)}.")
+
+
+def describe_codes(dataset: str) -> str:
+    """A dataset's codes for messages: ``"1 surprise, 2 fear, ..., 7 neutral"``."""
+    return ", ".join(f"{k} {v}" for k, v in DATASET_CODES[dataset_key(dataset)].items())
+
+
+def class_index(classes: Sequence[str], name: str) -> int:
+    """Position of class ``name`` (any accepted spelling) in the order ``classes``.
+
+    Raises:
+        ValueError: When the class is not in ``classes``.
+    """
+    c = canonical_name(name)
+    if c not in classes:
+        raise ValueError(f"class {c!r} is not among {', '.join(classes)}.")
+    return list(classes).index(c)
+
+
+def dataset_key(name: str) -> str:
+    """The reader a dataset name selects: :func:`normalize_dataset_name` with
+    ``affectnet7``/``affectnet8`` folded into ``affectnet`` (one of :data:`DATASET_NAMES`).
+
+    Raises:
+        ValueError: For unknown names, listing the accepted ones.
+    """
+    key = normalize_dataset_name(name)
+    return "affectnet" if key.startswith("affectnet") else key
 
 
 def dataset_classes(name: str, **kw: Any) -> tuple[str, ...]:

@@ -1,7 +1,8 @@
 """Small helpers that let the notebooks and demos find faces to show.
 
 * :func:`find_data_root`: a dataset folder from ``SQSNET_DATA`` or the lab's usual place
-  (``<repo>/../shared/data``), or ``None``: notebooks then fall back to generated faces.
+  (``<repo>/../shared/data``), or ``None``: notebooks then fall back to generated faces
+  (re-exported from :mod:`sqsnet.data.root`, the one data-root lookup).
 * :func:`class_indices` / :func:`subset_per_class`: pick images by class.
 * :func:`synthetic_face`: a drawn cartoon face (no data needed; not a real expression
   sample, only something to run the pipeline on).
@@ -14,11 +15,12 @@ import copy
 import logging
 import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
+
+from sqsnet.data.root import find_data_root
 
 __all__ = [
     "class_indices",
@@ -29,67 +31,6 @@ __all__ = [
 ]
 
 _LOG = logging.getLogger(__name__)
-
-_FOLDERS: dict[str, tuple[str, ...]] = {
-    "ferplus": ("ferplus", "FERPlus", "FERPLUS"),
-    "rafdb": ("RAF-DB", "rafdb", "raf-db", "RAFDB", "raf_db"),
-    "affectnet": ("AffectNet", "affectnet", "AFFECTNET"),
-    "fer2013": ("fer2013", "FER2013"),
-}
-
-_MARKERS: dict[str, tuple[str, ...]] = {
-    "ferplus": ("FER2013Valid/label.csv", "FER2013Train/label.csv", "fer2013new.csv"),
-    "rafdb": ("basic/EmoLabel/list_patition_label.txt", "EmoLabel/list_patition_label.txt"),
-    "affectnet": ("Manually_Annotated_file_lists/validation.csv",
-                  "Manually_Annotated_file_lists/training.csv"),
-    "fer2013": ("fer2013.csv", "train"),
-}
-
-
-def _looks_like(root: Path, dataset: str) -> bool:
-    markers = _MARKERS.get(dataset)
-    if markers is None:
-        return root.is_dir()
-    return any((root / m).exists() for m in markers)
-
-
-def _repo_root() -> Path:
-    return Path(__file__).resolve().parents[2]
-
-
-def find_data_root(dataset: str = "ferplus", root: str | os.PathLike[str] | None = None
-                   ) -> Path | None:
-    """Locate a dataset folder, or return ``None``.
-
-    Tried in order: ``root`` (when given), ``$SQSNET_DATA/<dataset folder>``,
-    ``$SQSNET_DATA`` itself, ``<repo>/../shared/data/<dataset folder>`` and the same
-    relative to the working directory (``../shared/data``, ``../../shared/data``).
-
-    Args:
-        dataset: ``ferplus``, ``rafdb``, ``affectnet`` or ``fer2013``.
-        root: An explicit folder (returned when it looks like the dataset).
-
-    Returns:
-        The folder, or ``None`` when none is found (the reason is logged).
-    """
-    key = dataset.lower().replace("-", "").replace("_", "")
-    key = "affectnet" if key.startswith("affectnet") else key
-    names = _FOLDERS.get(key, (dataset,))
-    candidates: list[Path] = []
-    if root is not None and str(root):
-        candidates.append(Path(root).expanduser())
-    env = os.environ.get("SQSNET_DATA", "").strip()
-    if env:
-        base = Path(env).expanduser()
-        candidates += [base / n for n in names] + [base]
-    for base in (_repo_root().parent / "shared" / "data", Path.cwd().parent / "shared" / "data",
-                 Path.cwd().parent.parent / "shared" / "data"):
-        candidates += [base / n for n in names]
-    for cand in candidates:
-        if cand.is_dir() and _looks_like(cand, key):
-            return cand.resolve()
-    _LOG.info("no %s data found (tried %s)", dataset, ", ".join(map(str, candidates[:6])))
-    return None
 
 
 def class_indices(dataset: Any) -> dict[str, list[int]]:

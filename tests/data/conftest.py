@@ -1,9 +1,11 @@
-"""Tiny on-disk fixtures in each real dataset format (FERPlus, RAF-DB, AffectNet, FER2013,
-labelled folders), written into pytest's ``tmp_path``. Never real images."""
+"""Tiny on-disk fixtures in each real dataset format (FERPlus, RAF-DB and AffectNet in their
+official and mirror layouts, FER2013, labelled folders), written into pytest's ``tmp_path``.
+Never real images."""
 
 from __future__ import annotations
 
 import csv
+import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -136,6 +138,44 @@ def make_affectnet(root: Path, expressions: dict[str, list[int]] | None = None) 
     return expressions
 
 
+def make_rafdb_mirror(official: Path, root: Path, labels_csv: bool = False,
+                      dataset_dir: bool = True) -> Path:
+    """The public RAF-DB mirror of an official fixture (same images, copied):
+    ``root/DATASET/train|test/<code>/<name>_aligned.jpg``, optionally with
+    ``train_labels.csv``/``test_labels.csv`` beside ``DATASET/``."""
+    base = root / "DATASET" if dataset_dir else root
+    rows: dict[str, list[str]] = {"train": ["image,label"], "test": ["image,label"]}
+    listing = (official / "basic" / "EmoLabel" / "list_patition_label.txt").read_text().split("\n")
+    for line in filter(None, listing):
+        name, code = line.split()
+        split = name.split("_")[0]
+        image = name.replace(".jpg", "_aligned.jpg")
+        dest = base / split / code / image
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(official / "basic" / "Image" / "aligned" / image, dest)
+        rows[split].append(f"{image},{code}")
+    if labels_csv:
+        for split, lines in rows.items():
+            (root / f"{split}_labels.csv").write_text("\n".join(lines) + "\n")
+    return root
+
+
+def make_affectnet_mirror(root: Path, counts: dict[str, dict[str, int]], by_code: bool) -> Path:
+    """An AffectNet mirror: ``root/<split folder>/<class name or code>/*.jpg`` with
+    ``counts[split folder][class name]`` images each (class names from AffectNet's order)."""
+    from sqsnet.data.labels import AFFECTNET_CLASSES_8
+
+    k = 0
+    for split, per_class in counts.items():
+        for name, n in per_class.items():
+            folder = str(AFFECTNET_CLASSES_8.index(name)) if by_code else name
+            for i in range(n):
+                write_image(root / split / folder / f"{name}_{i:03d}.jpg", size=(60, 50), mode="RGB",
+                            seed=k)
+                k += 1
+    return root
+
+
 def make_fer2013_csv(path: Path, rows: list[tuple[int, str]]) -> None:
     """fer2013.csv with (emotion, Usage) rows and random 48x48 pixels."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -168,6 +208,8 @@ def fx() -> SimpleNamespace:
     return SimpleNamespace(
         AFFECTNET_HEADER=AFFECTNET_HEADER,
         make_affectnet=make_affectnet,
+        make_affectnet_mirror=make_affectnet_mirror,
+        make_rafdb_mirror=make_rafdb_mirror,
         make_fer2013_csv=make_fer2013_csv,
         make_ferplus_generated=make_ferplus_generated,
         make_ferplus_raw=make_ferplus_raw,

