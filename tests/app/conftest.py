@@ -1,27 +1,25 @@
-"""Fixtures for the app tests: the app module, one shared LabApp, test photos, a server.
+"""Fixtures for the app tests: the app module and a running server.
 
-The model is loaded once per session (``lab``) and the running server (``server_url``) reuses
-it. Photos with faces are made at run time from real FERPlus faces (never stored in the
-repo); tests that need them skip when the data is absent.
+``lab`` (the shared service) and ``face_photo`` are those of tests/service: the model is
+loaded once per session (:func:`tests.service.helpers.shared_service`) and the running
+server (``server_url``) reuses it.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import socket
-import struct
 import sys
-import zlib
-from pathlib import Path
 from types import ModuleType
 
 import pytest
-from PIL import Image
 
-from tests.helpers import REPO, shared_data_root
+from sqsnet.service import LabService
+from tests.helpers import REPO
+from tests.service.conftest import face_photo  # noqa: F401  (the same fixture here)
+from tests.service.helpers import shared_service
 
 APP_FILE = REPO / "apps" / "sqsnet_space" / "app.py"
-BACKGROUND = (118, 128, 140)
 
 
 def load_app_module() -> ModuleType:
@@ -37,45 +35,6 @@ def load_app_module() -> ModuleType:
     return module
 
 
-def ferplus_valid_dir() -> Path | None:
-    path = shared_data_root() / "ferplus" / "FER2013Valid"
-    return path if (path / "label.csv").is_file() else None
-
-
-def ferplus_faces(n: int) -> list[Image.Image]:
-    """The first ``n`` FERPlus valid faces (48x48, RGB); skips the test when absent."""
-    root = ferplus_valid_dir()
-    if root is None:
-        pytest.skip(f"real FERPlus faces not found under {shared_data_root()} (set SQSNET_DATA)")
-    names = sorted(p for p in root.glob("*.png"))[:n]
-    return [Image.open(p).convert("RGB") for p in names]
-
-
-def photo_with_faces(faces: list[Image.Image], size: tuple[int, int] = (640, 480),
-                     face_side: int = 200) -> Image.Image:
-    """Faces upscaled to ``face_side`` and pasted side by side on a plain background."""
-    canvas = Image.new("RGB", size, BACKGROUND)
-    step = size[0] // len(faces)
-    for k, face in enumerate(faces):
-        big = face.resize((face_side, face_side), Image.Resampling.BICUBIC)
-        x = k * step + (step - face_side) // 2
-        canvas.paste(big, (x, (size[1] - face_side) // 2))
-    return canvas
-
-
-def png_bomb(path: Path, width: int = 20000, height: int = 20000) -> Path:
-    """A tiny valid PNG whose header declares ``width x height`` pixels."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(
-            ">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    idat = zlib.compress(b"\x00" * 64)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat)
-                     + chunk(b"IEND", b""))
-    return path
-
-
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -88,21 +47,13 @@ def app_module() -> ModuleType:
 
 
 @pytest.fixture(scope="session")
-def lab(app_module: ModuleType):
-    """One LabApp (default model; FERPlus gallery when the data is there)."""
-    return app_module.LabApp("default", gallery=ferplus_valid_dir(), gallery_per_class=2)
+def lab() -> LabService:
+    """The service shared with tests/service (the model is loaded once per session)."""
+    return shared_service()
 
 
 @pytest.fixture(scope="session")
-def face_photo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A 640x480 PNG with one upscaled FERPlus face."""
-    path = tmp_path_factory.mktemp("photos") / "one_face.png"
-    photo_with_faces(ferplus_faces(1)).save(path)
-    return path
-
-
-@pytest.fixture(scope="session")
-def server_url(app_module: ModuleType, lab):
+def server_url(app_module: ModuleType, lab: LabService):
     """The app served on 127.0.0.1 (a free port) in a background thread."""
     demo = app_module.build_demo(lab=lab)
     port = free_port()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from tests.app.conftest import png_bomb
+from tests.service.helpers import png_bomb
 
 gradio_client = pytest.importorskip("gradio_client")
 
@@ -51,3 +53,19 @@ def test_bad_files_get_a_message_and_the_app_keeps_serving(client, face_photo, t
 def test_model_card_endpoint(client):
     text, meta = client.predict("default", api_name="/model_card")
     assert "default.safetensors" in text and "config" in meta
+
+
+def test_invalid_base64_over_http_is_named_as_such(server_url):
+    """An API client that sends a data URL with bad base64 gets that said, in one line."""
+    import httpx
+
+    call = f"{server_url}gradio_api/call/predict"
+    image = {"url": "data:image/png;base64,!!!", "meta": {"_type": "gradio.FileData"}}
+    event = httpx.post(call, json={"data": [image, False, "off", "default"]}, timeout=60)
+    event.raise_for_status()
+    with httpx.stream("GET", f"{call}/{event.json()['event_id']}", timeout=60) as stream:
+        text = "".join(stream.iter_text())
+    assert "event: complete" in text, text[:300]
+    data = json.loads(text.split("data: ", 1)[1].splitlines()[0])
+    assert data[0].startswith("⚠️ The upload is not valid base64 image data")
+    assert data[3]["error"] and not data[3]["faces"]

@@ -1,0 +1,170 @@
+"""The lab's service object: one per process, shared by every visitor of the app.
+
+:class:`LabService` holds what is expensive or shared: the :class:`ModelStore` (models,
+detector, the one model lock) and the labelled gallery. A visitor's own state (their
+uploads, their checkpoint choice) is passed in by the caller on every call, so one instance
+serves all sessions. Every method answers in plain Python (dataclasses, PIL images, lists,
+Markdown strings); none raises for bad input.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from sqsnet.inference import Predictor
+from sqsnet.service.card import info_line
+from sqsnet.service.card import model_card as render_card
+from sqsnet.service.gallery import (
+    GALLERY_PER_CLASS,
+    GalleryItem,
+    add_uploads,
+    gallery_entries,
+    gallery_item,
+    load_gallery,
+    random_quad,
+)
+from sqsnet.service.predict import FaceView, PhotoResult, add_gradcam, analyse_photo
+from sqsnet.service.quad import QuadResult, quad_maps
+from sqsnet.service.store import ModelStore, read_checkpoint_header
+from sqsnet.service.uploads import Upload, user_message
+
+__all__ = ["LabService"]
+
+
+class LabService:
+    """Models, gallery and checkpoints behind the app, and what the app asks of them.
+
+    Args:
+        checkpoint: ``"default"`` (the bundled FERPlus model), a ``.safetensors`` file or
+            a run folder; loaded now, so a broken file fails at start-up.
+        gallery: A labelled data folder for the SQS explorer's gallery, or ``None``.
+        checkpoints_dir: A folder whose SQSNet checkpoints can be switched to.
+        gallery_per_class: Gallery images sampled per class.
+
+    Raises:
+        CheckpointError: The checkpoint cannot be loaded, or ``checkpoints_dir`` is not a
+            folder.
+        GalleryError: ``gallery`` is not a readable labelled folder.
+    """
+
+    def __init__(
+        self,
+        checkpoint: str | os.PathLike[str] = "default",
+        gallery: str | os.PathLike[str] | None = None,
+        checkpoints_dir: str | os.PathLike[str] | None = None,
+        gallery_per_class: int = GALLERY_PER_CLASS,
+    ) -> None:
+        self.store = ModelStore(checkpoint, checkpoints_dir)
+        self._gallery_dir: tempfile.TemporaryDirectory[str] | None = None
+        self.gallery: list[GalleryItem] = []
+        if gallery is not None:  # before the model: a wrong path fails fast
+            self._gallery_dir = tempfile.TemporaryDirectory(prefix="sqsnet-gallery-")
+            self.gallery = load_gallery(gallery, gallery_per_class, out_dir=self._gallery_dir.name)
+        self.gallery_source = str(gallery) if gallery is not None else None
+        self.store.get()
+
+    # -- models and checkpoints -------------------------------------------------------
+
+    @property
+    def default_key(self) -> str:
+        """Key of the checkpoint the app started with."""
+        return self.store.default_key
+
+    @property
+    def checkpoints_dir(self) -> Path | None:
+        """The folder scanned for checkpoints (``--checkpoints``), if any."""
+        return self.store.checkpoints_dir
+
+    def predictor(self, key: str | None = None) -> Predictor:
+        """The loaded model of a checkpoint key (``None``: the start checkpoint)."""
+        return self.store.get(key)
+
+    def checkpoint_choices(self) -> list[tuple[str, str]]:
+        """``(label, key)`` pairs for the checkpoint menu."""
+        return self.store.choices()
+
+    def rescan_checkpoints(self) -> dict[str, Path]:
+        """Re-read the checkpoints folder; returns ``{key: path}``."""
+        return self.store.rescan()
+
+    def warmup(self) -> float:
+        """Run detection, the model and Grad-CAM once on a blank face (first calls are slow).
+
+        Returns:
+            Seconds taken.
+        """
+        start = time.perf_counter()
+        pred = self.predictor()
+        blank = Image.new("RGB", (pred.model.cfg.img_size,) * 2, (128, 128, 128))
+        with self.store.model_lock:
+            pred.classify_crops([blank])
+        face = FaceView(1, (0, 0, 1, 1), blank, {}, "", 0.0, 0.0, True)
+        add_gradcam(self.store, pred, [face], "fused")
+        self.store.detector.detect(blank)
+        return time.perf_counter() - start
+
+    # -- Predict ----------------------------------------------------------------------
+
+    def analyse_photo(self, image: Upload, classify_whole_image: bool = False,
+                      cam_branch: str = "fused", checkpoint: str | None = None,
+                      with_gradcam: bool = True) -> PhotoResult:
+        """Every face of a photo, classified and explained; see
+        :func:`sqsnet.service.predict.analyse_photo`."""
+        return analyse_photo(self.store, image, classify_whole_image, cam_branch,
+                                     checkpoint, with_gradcam)
+
+    # -- SQS explorer -----------------------------------------------------------------
+
+    def quad_maps(self, anchor: Upload, positive: Upload, negative1: Upload, negative2: Upload,
+                  labels: Sequence[str | None] | None = None,
+                  checkpoint: str | None = None) -> QuadResult:
+        """The SQS maps of one quad; see :func:`sqsnet.service.quad.quad_maps`."""
+        return quad_maps(self.store, [anchor, positive, negative1, negative2], labels, checkpoint)
+
+    def random_quad(self, rng: random.Random | None = None) -> tuple[list[GalleryItem] | None, str]:
+        """A random quad from the gallery; see :func:`sqsnet.service.gallery.random_quad`."""
+        return random_quad(self.gallery, rng)
+
+    def gallery_entries(self, uploads: Sequence[GalleryItem] | None) -> list[tuple[str, str]]:
+        """``(path, caption)`` of the gallery, then the visitor's uploads."""
+        return gallery_entries(self.gallery, uploads)
+
+    def gallery_item(self, index: int, uploads: Sequence[GalleryItem] | None) -> GalleryItem:
+        """The clicked item of :meth:`gallery_entries` (``IndexError`` when gone)."""
+        return gallery_item(self.gallery, uploads, index)
+
+    def add_uploads(self, files: Sequence[Any] | None,
+                    uploads: Sequence[GalleryItem] | None) -> tuple[list[GalleryItem], str]:
+        """Add a visitor's images to their gallery; returns ``(uploads, status)``."""
+        return add_uploads(files, uploads)
+
+    # -- Model ------------------------------------------------------------------------
+
+    def model_card(self, key: str | None = None) -> tuple[str, dict[str, Any]]:
+        """``(markdown, raw header)`` describing a checkpoint; never raises."""
+        key = key or self.default_key
+        path = self.store.checkpoints.get(key)
+        if path is None:
+            return f"⚠️ Unknown checkpoint {key!r}.", {}
+        try:
+            header = read_checkpoint_header(path)
+        except Exception as exc:  # one sentence in the page
+            return f"⚠️ {user_message(exc, 'reading the checkpoint')}", {}
+        return render_card(path, header, self.store.is_loaded(key)), header
+
+    def checkpoint_info_line(self, key: str | None = None) -> str:
+        """One line on a checkpoint (key, dataset, validation accuracy); ``""`` if unreadable."""
+        key = key or self.default_key
+        try:
+            header = read_checkpoint_header(self.store.path(key))
+        except Exception:  # the line is decoration: leave it out
+            return ""
+        return info_line(key, header)

@@ -1,0 +1,251 @@
+"""Predict: from an uploaded photo to faces, class probabilities and Grad-CAM overlays.
+
+:func:`analyse_photo` is the whole Predict tab as plain Python: decode the upload, find and
+classify every face (or the whole image when asked and none is found), draw the boxes, and
+add a Grad-CAM overlay for the faces shown. It never raises: bad input comes back as a
+:class:`PhotoResult` whose ``status`` is one sentence and ``error`` is true. The page (or
+any other caller) only has to show the result's fields.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw, ImageFont
+
+from sqsnet.inference import FacePrediction, Predictor
+from sqsnet.service.drawing import DISPLAY_SIDE, FACE_CROP_SIDE, fit, fit_within
+from sqsnet.service.store import ModelStore
+from sqsnet.service.uploads import Upload, is_empty_upload, load_upload, user_message
+from sqsnet.viz import available_branches, gradcam, gradcam_overlay, model_view
+
+__all__ = [
+    "CAM_BRANCHES",
+    "MAX_FACES_SHOWN",
+    "FaceView",
+    "PhotoResult",
+    "add_gradcam",
+    "analyse_photo",
+    "annotate",
+]
+
+MAX_FACES_SHOWN = 6
+"""Faces shown with their own probabilities and Grad-CAM (the largest first)."""
+CAM_BRANCHES = ("fused", "local", "global", "off")
+"""Grad-CAM choices: the fused map, the CNN branch, the Swin branch, or none."""
+NOTHING_UPLOADED = "Upload a photo or take one with the webcam."
+
+_PALETTE = [(230, 57, 70), (29, 145, 192), (255, 183, 3), (42, 157, 143), (155, 93, 229),
+            (244, 162, 97), (38, 70, 83), (233, 196, 106)]
+
+
+@dataclass
+class FaceView:
+    """One face as the page shows it.
+
+    Attributes:
+        index: 1-based number of the face in the photo (the largest is 1).
+        box: ``(x0, y0, x1, y1)`` in the photo.
+        crop: The aligned face crop the model saw, RGB.
+        probabilities: Class name -> probability.
+        label: The most probable class.
+        confidence: Its probability.
+        detector_score: Detector confidence (0.0 for the whole image).
+        whole_image: No face was found and the whole image was classified.
+        cam: The Grad-CAM overlay (``FACE_CROP_SIDE`` square), or ``None``.
+    """
+
+    index: int
+    box: tuple[int, int, int, int]
+    crop: Image.Image
+    probabilities: dict[str, float]
+    label: str
+    confidence: float
+    detector_score: float
+    whole_image: bool
+    cam: Image.Image | None = None
+
+    @classmethod
+    def from_prediction(cls, index: int, pred: FacePrediction) -> FaceView:
+        """The view of one :class:`~sqsnet.inference.FacePrediction`."""
+        return cls(index=index, box=pred.box, crop=pred.crop, probabilities=pred.probabilities,
+                   label=pred.label, confidence=pred.probabilities[pred.label],
+                   detector_score=pred.score, whole_image=pred.whole_image)
+
+
+@dataclass
+class PhotoResult:
+    """What the Predict tab shows for one photo.
+
+    Attributes:
+        status: One Markdown sentence (what was found, or what is wrong).
+        faces: Every face, largest first (may exceed :data:`MAX_FACES_SHOWN`).
+        annotated: The photo (at most :data:`DISPLAY_SIDE`) with numbered boxes.
+        no_face: No face was found and the whole image was not classified.
+        error: ``status`` describes bad input or a failure.
+        timings_ms: Milliseconds per stage (``load``, ``detect_and_classify``, ``gradcam``).
+    """
+
+    status: str
+    faces: list[FaceView] = field(default_factory=list)
+    annotated: Image.Image | None = None
+    no_face: bool = False
+    error: bool = False
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        """Plain JSON (the API output): faces without images, flags and timings."""
+        return {
+            "faces": [
+                {"box": list(f.box), "label": f.label, "confidence": f.confidence,
+                 "probabilities": f.probabilities, "detector_score": f.detector_score,
+                 "whole_image": f.whole_image}
+                for f in self.faces
+            ],
+            "no_face": self.no_face,
+            "error": self.status if self.error else None,
+            "timings_ms": self.timings_ms,
+        }
+
+
+def _font(size: int) -> ImageFont.ImageFont:
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # Pillow < 10.1 has one fixed-size default font
+        return ImageFont.load_default()
+
+
+def annotate(image: Image.Image, faces: Sequence[FaceView]) -> Image.Image:
+    """The photo (downscaled to :data:`DISPLAY_SIDE`) with numbered boxes and labels.
+
+    Args:
+        image: The photo.
+        faces: Its faces (boxes in ``image`` coordinates).
+
+    Returns:
+        A new image.
+    """
+    shown = fit_within(image, DISPLAY_SIDE).copy()
+    scale = shown.width / image.width
+    draw = ImageDraw.Draw(shown)
+    width = max(2, round(max(shown.size) / 300))
+    font = _font(max(12, round(max(shown.size) / 40)))
+    for face in faces:
+        color = _PALETTE[(face.index - 1) % len(_PALETTE)]
+        x0, y0, x1, y1 = (v * scale for v in face.box)
+        draw.rectangle((x0, y0, x1, y1), outline=color, width=width)
+        text = (f"whole image: {face.label} {face.confidence:.0%}" if face.whole_image
+                else f"{face.index} {face.label} {face.confidence:.0%}")
+        tb = draw.textbbox((0, 0), text, font=font)
+        th, tw = tb[3] - tb[1] + 4, tb[2] - tb[0] + 6
+        ty = y0 - th if y0 - th >= 0 else (y1 if y1 + th <= shown.height else y0)
+        draw.rectangle((x0, ty, x0 + tw, ty + th), fill=color)
+        draw.text((x0 + 3, ty + 1), text, fill=(255, 255, 255), font=font)
+    return shown
+
+
+def add_gradcam(store: ModelStore, pred: Predictor, faces: Sequence[FaceView], branch: str) -> str:
+    """Fill ``face.cam`` for ``faces`` with the Grad-CAM of one branch.
+
+    Grad-CAM hooks the shared model and runs backward, so it holds the store's model lock.
+
+    Args:
+        store: The store ``pred`` came from (its :attr:`~ModelStore.model_lock` is held).
+        pred: The loaded model.
+        faces: The faces to explain.
+        branch: ``fused``, ``local`` or ``global``; a branch the model lacks falls back to
+            ``fused``, and says so.
+
+    Returns:
+        A note for the status line (``""`` when all went well).
+    """
+    note = ""
+    if branch not in available_branches(pred.model):
+        note = f"This model has no {branch} branch; Grad-CAM shows 'fused'. "
+        branch = "fused"
+    x = torch.stack([pred.transform(f.crop.convert("RGB")) for f in faces]).to(pred.device)
+    with store.model_lock:
+        maps = gradcam(pred.model, x, branch=branch)
+    for face, cam in zip(faces, maps):
+        shown = fit(model_view(pred.model, face.crop), FACE_CROP_SIDE)
+        face.cam = gradcam_overlay(shown, np.asarray(cam))
+    return note
+
+
+def _no_face_status(size: tuple[int, int], min_face: int) -> str:
+    w, h = size
+    return (f"**No face found** in this {w}x{h} photo (faces smaller than about {min_face} px "
+            "are not detected). Tick *Classify the whole image when no face is found*, or "
+            "press **Classify the whole image**, to classify it anyway.")
+
+
+def _found_status(faces: Sequence[FaceView], size: tuple[int, int],
+                  timings: dict[str, float], notes: Sequence[str]) -> str:
+    w, h = size
+    if faces[0].whole_image:
+        head = (f"**No face found**; classified the **whole image** ({w}x{h}, centre "
+                f"square): **{faces[0].label}** ({faces[0].confidence:.0%}).")
+    else:
+        n = len(faces)
+        head = f"Found **{n} face{'s' if n > 1 else ''}** in this {w}x{h} photo."
+        if n > MAX_FACES_SHOWN:
+            head += f" Showing the {MAX_FACES_SHOWN} largest; all are in the JSON below."
+    speed = (f"detection + model {timings['detect_and_classify']:.0f} ms"
+             + (f", Grad-CAM {timings['gradcam']:.0f} ms" if "gradcam" in timings else ""))
+    return " ".join([head, f"<small>({speed})</small>", *[n for n in notes if n]])
+
+
+def analyse_photo(
+    store: ModelStore,
+    image: Upload,
+    classify_whole_image: bool = False,
+    cam_branch: str = "fused",
+    checkpoint: str | None = None,
+    with_gradcam: bool = True,
+) -> PhotoResult:
+    """Find, classify and explain every face of a photo; never raises.
+
+    Args:
+        store: The models.
+        image: A path, a base64 ``data:`` URL, the file's bytes or a PIL image (``None``:
+            nothing uploaded, a hint comes back).
+        classify_whole_image: Classify the whole image when no face is found.
+        cam_branch: Grad-CAM layer: ``fused``, ``local``, ``global``, or ``off``.
+        checkpoint: Checkpoint key (``None``: the one the app started with).
+        with_gradcam: Compute the Grad-CAM overlays.
+
+    Returns:
+        A :class:`PhotoResult`; on bad input its ``status`` says what is wrong.
+    """
+    if is_empty_upload(image):
+        return PhotoResult(status=NOTHING_UPLOADED)
+    try:
+        t0 = time.perf_counter()
+        pred = store.get(checkpoint)
+        photo = load_upload(image)
+        t1 = time.perf_counter()
+        with store.model_lock:
+            results = pred.predict(photo, fallback_whole_image=classify_whole_image)
+        t2 = time.perf_counter()
+    except Exception as exc:  # every failure becomes one sentence in the page
+        return PhotoResult(status=user_message(exc, "reading the photo"), error=True)
+    timings = {"load": (t1 - t0) * 1000, "detect_and_classify": (t2 - t1) * 1000}
+    if not results:
+        return PhotoResult(status=_no_face_status(photo.size, pred.detector.min_face),
+                           annotated=fit_within(photo), no_face=True, timings_ms=timings)
+    faces = [FaceView.from_prediction(i + 1, r) for i, r in enumerate(results)]
+    notes = []
+    if with_gradcam and cam_branch != "off":
+        t3 = time.perf_counter()
+        try:
+            notes.append(add_gradcam(store, pred, faces[:MAX_FACES_SHOWN], cam_branch))
+        except Exception as exc:  # the prediction stands without its overlay
+            notes.append(user_message(exc, "computing Grad-CAM"))
+        timings["gradcam"] = (time.perf_counter() - t3) * 1000
+    return PhotoResult(status=_found_status(faces, photo.size, timings, notes), faces=faces,
+                       annotated=annotate(photo, faces), timings_ms=timings)
