@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import logging
 import os
 import platform
 import socket
@@ -36,6 +37,11 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
+
+import torch
+from PIL import Image
+
+from sqsnet.data.root import default_data_dir
 
 REPO = Path(__file__).resolve().parents[1]
 APP_FILE = REPO / "apps" / "sqsnet_space" / "app.py"
@@ -76,11 +82,7 @@ def _stats(ms: list[float]) -> dict[str, float]:
 
 
 def _make_photo(out_dir: Path) -> Path:
-    from PIL import Image
-
-    env = os.environ.get("SQSNET_DATA")
-    base = Path(env) if env else REPO.parent / "shared" / "data"
-    valid = base / "ferplus" / "FER2013Valid"
+    valid = default_data_dir() / "ferplus" / "FER2013Valid"
     faces = sorted(valid.glob("*.png"))[:1]
     if not faces:
         sys.exit(f"app_load: no FERPlus faces under {valid}; pass --photo PATH (a one-face "
@@ -109,7 +111,7 @@ def _check(out: Any, expected: str) -> str | None:
     return None
 
 
-def main() -> None:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=50, help="requests in the load phase")
     parser.add_argument("--clients", type=int, default=8, help="concurrent clients")
@@ -120,71 +122,63 @@ def main() -> None:
     parser.add_argument("--checkpoint", default="default")
     parser.add_argument("--photo", default=None, help="a one-face photo (default: FERPlus face)")
     parser.add_argument("--json", dest="json_out")
-    args = parser.parse_args()
+    return parser
 
-    import logging
 
-    logging.basicConfig(level=logging.WARNING)
-    from gradio_client import Client, handle_file
-
-    app = _load_app()
-    tmp = tempfile.TemporaryDirectory(prefix="sqsnet-app-load-")
-    photo = Path(args.photo) if args.photo else _make_photo(Path(tmp.name))
-    concurrency = args.concurrency or app.DEFAULT_CONCURRENCY
-
-    t0 = time.perf_counter()
-    demo = app.build_demo(args.checkpoint, concurrency=concurrency)
-    lab = demo.lab
-    lab.warmup()
-    startup_s = time.perf_counter() - t0
-
-    # in-process reference and detection + crop + model timing (no HTTP, no Grad-CAM),
-    # before the server starts so that nothing else runs meanwhile
+def _in_process(lab: Any, photo: Path, repeats: int) -> tuple[str, list[float]]:
+    """The reference label and the in-process detection + crop + model times (ms), before
+    the server starts so that nothing else runs meanwhile."""
     pred = lab.predictor()
     reference = pred.predict(str(photo))
     if len(reference) != 1 or reference[0].whole_image:
         sys.exit(f"app_load: {photo} must show exactly one detectable face "
                  f"(found {len(reference)})")
-    expected = reference[0].label
     for _ in range(3):  # warm the detector for this image size
         pred.predict(str(photo))
-    inproc = []
-    for _ in range(max(5, args.single)):
+    times = []
+    for _ in range(max(5, repeats)):
         s = time.perf_counter()
         pred.predict(str(photo))
-        inproc.append((time.perf_counter() - s) * 1000)
+        times.append((time.perf_counter() - s) * 1000)
+    return reference[0].label, times
 
-    port = _free_port()
-    app.launch(demo, "127.0.0.1", port, prevent_thread_lock=True, quiet=True)
-    url = f"http://127.0.0.1:{port}/"
 
+def _single_client(client_cls: Any, upload: Any, url: str, photo: Path, args: argparse.Namespace,
+                   expected: str) -> tuple[list[float], list[float], list[str]]:
+    """Sequential requests from one client: end-to-end and server-side times, errors."""
     errors: list[str] = []
     single_ms: list[float] = []
     server_ms: list[float] = []
-    client = Client(url, verbose=False)
+    client = client_cls(url, verbose=False)
     for _ in range(args.single):
         s = time.perf_counter()
-        out = client.predict(handle_file(str(photo)), False, args.gradcam, api_name="/predict")
+        out = client.predict(upload(str(photo)), False, args.gradcam, api_name="/predict")
         single_ms.append((time.perf_counter() - s) * 1000)
         problem = _check(out, expected)
         if problem:
             errors.append(f"single: {problem}")
         else:
             server_ms.append(float(out[2]["timings_ms"]["detect_and_classify"]))
+    return single_ms, server_ms, errors
 
+
+def _load(client_cls: Any, upload: Any, url: str, photo: Path, args: argparse.Namespace,
+          expected: str) -> tuple[list[float], list[str], float]:
+    """``--requests`` requests over ``--clients`` threads: times, errors, wall seconds."""
     load_ms: list[float] = []
+    errors: list[str] = []
     lock = threading.Lock()
     counter = iter(range(args.requests))
 
     def worker() -> None:
-        c = Client(url, verbose=False)
+        c = client_cls(url, verbose=False)
         while True:
             with lock:
                 if next(counter, None) is None:
                     return
             s = time.perf_counter()
             try:
-                out = c.predict(handle_file(str(photo)), False, args.gradcam, api_name="/predict")
+                out = c.predict(upload(str(photo)), False, args.gradcam, api_name="/predict")
                 problem = _check(out, expected)
             except Exception as exc:
                 problem = f"request failed: {type(exc).__name__}: {exc}"
@@ -201,11 +195,48 @@ def main() -> None:
         t.start()
     for t in threads:
         t.join()
-    wall = time.perf_counter() - wall
+    return load_ms, errors, time.perf_counter() - wall
+
+
+def _print_table(result: dict[str, Any], args: argparse.Namespace) -> None:
+    print(f"{'measure':<42}{'n':>5}{'p50 ms':>10}{'p95 ms':>10}")
+    for name, key in (("in-process detect+crop+model", "inprocess_detect_crop_model"),
+                      ("single client, server detect+crop+model", "single_client_server_detect_crop_model"),
+                      (f"single client over HTTP (Grad-CAM {args.gradcam})", "single_client_http"),
+                      (f"{args.clients} clients over HTTP", "load")):
+        st = result[key]
+        print(f"{name:<42}{st['n']:>5}{st['p50_ms']:>10}{st['p95_ms']:>10}")
+    load = result["load"]
+    print(f"load: {load['answered_correctly']}/{args.requests} answered correctly in "
+          f"{load['wall_s']:.1f} s ({load['throughput_rps']} req/s); errors: "
+          f"{result['n_errors']}")
+
+
+def main() -> None:
+    args = _parser().parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    # optional dependency (the app's, see apps/sqsnet_space/requirements.txt)
+    from gradio_client import Client, handle_file
+
+    app = _load_app()
+    tmp = tempfile.TemporaryDirectory(prefix="sqsnet-app-load-")
+    photo = Path(args.photo) if args.photo else _make_photo(Path(tmp.name))
+    concurrency = args.concurrency or app.DEFAULT_CONCURRENCY
+    t0 = time.perf_counter()
+    demo = app.build_demo(args.checkpoint, concurrency=concurrency)
+    demo.lab.warmup()
+    startup_s = time.perf_counter() - t0
+    expected, inproc = _in_process(demo.lab, photo, args.single)
+
+    port = _free_port()
+    app.launch(demo, "127.0.0.1", port, prevent_thread_lock=True, quiet=True)
+    url = f"http://127.0.0.1:{port}/"
+    single_ms, server_ms, errors = _single_client(Client, handle_file, url, photo, args,
+                                                  expected)
+    load_ms, load_errors, wall = _load(Client, handle_file, url, photo, args, expected)
+    errors += load_errors
     demo.close()
     tmp.cleanup()
-
-    import torch
 
     result = {
         "benchmark": "app_load",
@@ -229,15 +260,7 @@ def main() -> None:
     }
     print(json.dumps(result))
     print()
-    print(f"{'measure':<42}{'n':>5}{'p50 ms':>10}{'p95 ms':>10}")
-    for name, key in (("in-process detect+crop+model", "inprocess_detect_crop_model"),
-                      ("single client, server detect+crop+model", "single_client_server_detect_crop_model"),
-                      (f"single client over HTTP (Grad-CAM {args.gradcam})", "single_client_http"),
-                      (f"{args.clients} clients over HTTP", "load")):
-        st = result[key]
-        print(f"{name:<42}{st['n']:>5}{st['p50_ms']:>10}{st['p95_ms']:>10}")
-    print(f"load: {len(load_ms)}/{args.requests} answered correctly in {wall:.1f} s "
-          f"({result['load']['throughput_rps']} req/s); errors: {len(errors)}")
+    _print_table(result, args)
     if args.json_out:
         Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json_out).write_text(json.dumps(result, indent=2))

@@ -29,6 +29,7 @@ import json
 import math
 import os
 import platform
+import shlex
 import shutil
 import tempfile
 from pathlib import Path
@@ -45,7 +46,7 @@ from sqsnet.checkpoint import (
     load_model,
     save_checkpoint,
 )
-from sqsnet.config import config_from_dict
+from sqsnet.config import config_from_dict, config_overrides
 from sqsnet.evaluate import (
     McNemarResult,
     mcnemar_test,
@@ -269,25 +270,12 @@ def _seed_section(groups: list[tuple[str, list[dict[str, float]]]]) -> tuple[str
     return "\n".join(lines), verdict
 
 
-def _flatten(d: dict, prefix: str = "") -> dict[str, object]:
-    out: dict[str, object] = {}
-    for key, value in d.items():
-        if isinstance(value, dict) and key != "kwargs":
-            out.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
-
-
 def _config_diff(ref: dict, other: dict) -> list[str]:
-    """``key=value`` overrides that turn ``ref`` into ``other``.
+    """``key=value`` overrides that turn ``ref`` into ``other`` (:func:`config_overrides`).
 
     Keys that ``ref`` predates and run names are left out.
     """
-    a, b = _flatten(ref), _flatten(other)
-    skip = {"train.run_name", "name"}
-    return [f"{k}={str(b[k]).lower() if isinstance(b[k], bool) else b[k]}"
-            for k in sorted(b) if k not in skip and k in a and a[k] != b[k]]
+    return config_overrides(ref, other, ignore=("train.run_name", "name"))
 
 
 def _comparison(name: str, run: Path, ref_config: dict, rows: list[str], how: list[str],
@@ -296,7 +284,7 @@ def _comparison(name: str, run: Path, ref_config: dict, rows: list[str], how: li
     summary = json.loads((run / "summary.json").read_text())
     rows.append(_summary_row(name, run))
     changed = _config_diff(ref_config, summary["config"])
-    extra = f" --set {' '.join(changed)}" if changed else ""
+    extra = f" --set {' '.join(shlex.quote(c) for c in changed)}" if changed else ""
     preset = f" and the preset as of commit `{commit}`" if commit else ""
     how.append(f"- *{name}*: `{run.name}`, the same command with `--run-name {run.name}{extra}`"
                f"{preset}.")

@@ -31,7 +31,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from sqsnet.utils.io import atomic_write_text
 from sqsnet.config import (
     INCIDENTAL_SETTINGS,
     Config,
@@ -42,6 +41,8 @@ from sqsnet.config import (
     load_config,
 )
 from sqsnet.evaluate import paired_ttest, summarize_seeds
+from sqsnet.train import train
+from sqsnet.utils.io import atomic_write_text
 
 __all__ = ["VARIANTS", "AblationReport", "run_ablation", "collect_results"]
 
@@ -50,11 +51,8 @@ _LOG = logging.getLogger(__name__)
 VARIANTS: dict[str, dict[str, Any]] = {
     "full": {},
     "no_sqs": {"model.use_sqs": False},
-    # a single branch has no other to drop (model.local_drop_rate)
-    "no_cnn": {"model.use_local": False, "model.local_drop_rate": 0.0},
-    # w/o Swin also drops a shared stem's tap (model.global_from_local): no Swin reads it
-    "no_swin": {"model.use_global": False, "model.global_from_local": None,
-                "model.local_drop_rate": 0.0},
+    "no_cnn": {"model.use_local": False},
+    "no_swin": {"model.use_global": False},
     "four_pass": {"model.sqs.quads": "dataset"},
 }
 DESCRIPTIONS = {
@@ -262,8 +260,6 @@ def run_ablation(
         ConfigError: For an unknown variant name, or an existing run in ``out_dir`` that was
             trained with different settings.
     """
-    from sqsnet.train import train
-
     names = list(variants) if variants else list(VARIANTS)
     unknown = [n for n in names if n not in VARIANTS]
     if unknown:

@@ -13,23 +13,32 @@ same folder, is flushed and fsynced, and is renamed over the old file; a run kil
 moment leaves the last good checkpoint intact. A ``.json`` sidecar with the same metadata
 (weights excluded) is written beside it for people and tools. Loading never unpickles:
 safetensors and JSON only.
+
+The metadata also carries a SHA-256 checksum of every tensor (names, dtypes, shapes and
+bytes; :func:`tensor_checksum`), verified on load, so a bit-rotted file fails with a
+:class:`CheckpointError` naming it instead of training on, or predicting with, damaged
+weights. Files written before the checksum existed (such as the bundled default) load
+without that check.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import platform
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
+import timm
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
-from sqsnet.config import Config, config_from_dict, config_to_dict
+from sqsnet.config import Config, ConfigError, config_from_dict, config_to_dict
 from sqsnet.errors import SQSNetError
+from sqsnet.models import SQSNet
 from sqsnet.utils.io import atomic_file, atomic_write_text
 
 __all__ = [
@@ -39,13 +48,16 @@ __all__ = [
     "save_checkpoint",
     "load_checkpoint",
     "load_model",
+    "load_weights",
     "resolve_checkpoint",
+    "tensor_checksum",
 ]
 
 _LOG = logging.getLogger(__name__)
 
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / "weights" / "default.safetensors"
 _FORMAT = "sqsnet-checkpoint/1"
+_CHECKSUM_KEY = "sqsnet_sha256"
 
 
 class CheckpointError(SQSNetError, ValueError):
@@ -73,9 +85,7 @@ class Checkpoint:
 
 
 def _versions() -> dict[str, str]:
-    import timm
-
-    import sqsnet
+    import sqsnet  # the package imports this module first: a real import cycle
 
     return {
         "sqsnet": sqsnet.__version__,
@@ -83,6 +93,23 @@ def _versions() -> dict[str, str]:
         "timm": timm.__version__,
         "python": platform.python_version(),
     }
+
+
+def tensor_checksum(tensors: Mapping[str, torch.Tensor]) -> str:
+    """SHA-256 over every tensor's name, dtype, shape and bytes, in name order.
+
+    Args:
+        tensors: CPU tensors as a safetensors file holds them.
+
+    Returns:
+        The hex digest.
+    """
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        t = tensors[name].detach().cpu().contiguous().reshape(-1)
+        digest.update(f"{name}|{t.dtype}|{list(tensors[name].shape)}|".encode())
+        digest.update(t.view(torch.uint8).numpy())
+    return digest.hexdigest()
 
 
 def _flatten_optimizer(state: dict[str, Any]) -> tuple[dict[str, torch.Tensor], Any]:
@@ -162,7 +189,7 @@ def save_checkpoint(
             else:
                 json_state[key] = value
         header["train_state"] = json_state
-    metadata = {"sqsnet": json.dumps(header)}
+    metadata = {"sqsnet": json.dumps(header), _CHECKSUM_KEY: tensor_checksum(tensors)}
     with atomic_file(path) as tmp:
         save_file(tensors, tmp, metadata=metadata)
     sidecar = {k: v for k, v in header.items() if k != "train_state"}
@@ -218,8 +245,6 @@ def load_checkpoint(name_or_path: str | Path, with_train_state: bool = False) ->
     path = resolve_checkpoint(name_or_path)
     try:
         tensors = load_file(str(path))
-        from safetensors import safe_open
-
         with safe_open(str(path), framework="pt") as fh:
             metadata = fh.metadata() or {}
     except (SafetensorError, OSError, ValueError) as exc:
@@ -231,9 +256,16 @@ def load_checkpoint(name_or_path: str | Path, with_train_state: bool = False) ->
             f"{path} has no SQSNet metadata: expected a checkpoint written by sqsnet "
             "(plain timm/torch weights go in model.*_branch.pretrained_path)"
         )
+    expected = metadata.get(_CHECKSUM_KEY)
+    if expected is not None and tensor_checksum(tensors) != expected:
+        raise CheckpointError(
+            f"{path} is damaged: its tensors do not match the checksum written with them "
+            "(a partial copy or bit rot); use another copy or an earlier checkpoint")
     try:
         header = json.loads(metadata["sqsnet"])
         config = config_from_dict(header["config"], where=str(path))
+    except ConfigError:
+        raise  # names the file and the setting (a retired or invalid value)
     except (json.JSONDecodeError, KeyError, ValueError) as exc:
         raise CheckpointError(f"{path} has corrupt SQSNet metadata ({exc})") from None
     model_state = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
@@ -249,10 +281,42 @@ def load_checkpoint(name_or_path: str | Path, with_train_state: bool = False) ->
     return Checkpoint(path, config, header.get("meta", {}), model_state, train_state)
 
 
+def load_weights(
+    model: torch.nn.Module, state: Mapping[str, torch.Tensor], path: str | Path
+) -> None:
+    """Load a checkpoint's ``model_state`` into ``model``, every tensor or none.
+
+    Args:
+        model: The model its config describes.
+        state: :attr:`Checkpoint.model_state`.
+        path: The checkpoint file, for the error message.
+
+    Raises:
+        CheckpointError: Naming ``path``, when names or shapes (a class count, a width)
+            differ from the model's.
+    """
+    try:
+        missing, unexpected = model.load_state_dict(state, strict=False)
+    except RuntimeError as err:  # size mismatches: the first one says which tensor
+        detail = next((line.strip() for line in str(err).splitlines()
+                       if "size mismatch" in line), str(err).splitlines()[0])
+        raise CheckpointError(
+            f"{path}: its weights do not fit the model built from its config ({detail}); "
+            "expected a checkpoint of the same architecture and number of classes") from None
+    if missing or unexpected:
+        raise CheckpointError(
+            f"{path} does not match its config: missing {missing[:5]}, unexpected "
+            f"{unexpected[:5]}"
+        )
+
+
 def load_model(
     name_or_path: str | Path = "default", device: str | torch.device = "cpu"
-) -> "torch.nn.Module":
+) -> SQSNet:
     """Build the model a checkpoint describes and load its weights (eval mode).
+
+    The branches are built without downloading pretrained weights: the checkpoint's
+    weights replace them.
 
     Args:
         name_or_path: ``"default"`` (the bundled FERPlus model), a ``.safetensors`` file or
@@ -261,16 +325,18 @@ def load_model(
 
     Returns:
         :class:`~sqsnet.models.SQSNet` in eval mode, with ``model.checkpoint_meta`` set.
-    """
-    from sqsnet.models import SQSNet
 
+    Raises:
+        CheckpointError: Naming the file, when it is unreadable or damaged or its weights
+            do not fit its config.
+    """
     ckpt = load_checkpoint(name_or_path)
-    model = SQSNet(ckpt.config.model)
-    missing, unexpected = model.load_state_dict(ckpt.model_state, strict=False)
-    if missing or unexpected:
-        raise CheckpointError(
-            f"{ckpt.path} does not match its config: missing {missing[:5]}, unexpected "
-            f"{unexpected[:5]}"
-        )
+    try:
+        model = SQSNet(replace(ckpt.config.model, pretrained=False))
+    except SQSNetError as err:
+        raise CheckpointError(f"{ckpt.path}: cannot build the model of its config: "
+                              f"{err}") from None
+    model.cfg = ckpt.config.model
+    load_weights(model, ckpt.model_state, ckpt.path)
     model.checkpoint_meta = {**ckpt.meta, "path": str(ckpt.path), "name": ckpt.config.name}
     return model.to(device).eval()

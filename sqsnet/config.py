@@ -4,20 +4,32 @@ A run is described by one :class:`Config` (model, loss, data, train). Presets li
 files in ``sqsnet/configs/`` (also reachable as ``configs/`` at the repository root) and are
 looked up by name (``"cpu"``) or path (``"configs/cpu.yaml"``). Command-line overrides use
 dotted keys: ``--set train.lr=1e-3 model.sqs.tau=0.5``. The resolved config is saved with
-every run and inside every checkpoint (:func:`config_to_dict`).
+every run and inside every checkpoint (:func:`config_to_dict`). Every value is checked
+whenever a config is loaded (:mod:`sqsnet.config_checks`: types, ranges, choices, retired
+settings), so a bad one fails in one line before any data is read.
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import yaml
 
-from sqsnet.errors import SQSNetError
+from sqsnet.config_checks import (
+    EXPERIMENTS_PAGE,
+    RETIRED_SETTINGS,
+    ConfigError,
+    check_retired,
+    is_crop_fraction,
+    numeric_text,
+    validate_config,
+    without_retired,
+)
 
 __all__ = [
     "BranchConfig",
@@ -36,7 +48,11 @@ __all__ = [
     "save_config",
     "apply_overrides",
     "validate_config",
+    "flatten_config",
     "config_differences",
+    "config_overrides",
+    "RETIRED_SETTINGS",
+    "EXPERIMENTS_PAGE",
     "format_differences",
     "EVAL_ONLY_MODEL_SETTINGS",
     "is_crop_fraction",
@@ -44,10 +60,6 @@ __all__ = [
 ]
 
 PRESET_DIR = Path(__file__).resolve().parent / "configs"
-
-
-class ConfigError(SQSNetError, ValueError):
-    """A config file, preset name or override could not be understood."""
 
 
 @dataclass
@@ -111,18 +123,12 @@ class LossConfig:
         sqs_ce_weight: Weight of the SQS head's cross-entropy.
         kd_weight: ``mu``, weight of ``T^2 * KL(p_sqs.detach() || p_base)``.
         kd_temperature: ``T``.
-        global_aux_weight: Weight of an auxiliary cross-entropy on the global (Swin) branch
-            alone: a linear classifier on its pooled map, used in training only (deep
-            supervision, as Conformer gives each of its branches a classifier). It keeps the
-            branch's output informative when the fused classifier could lean on the CNN
-            alone; 0 (default) builds no such head.
     """
 
     label_smoothing: float = 0.1
     sqs_ce_weight: float = 1.0
     kd_weight: float = 1.0
     kd_temperature: float = 2.0
-    global_aux_weight: float = 0.0
 
 
 @dataclass
@@ -148,17 +154,6 @@ class ModelConfig:
         fusion_heads: Attention heads of the cross-attention fusion.
         fusion_mlp_ratio: Hidden size ratio of the fusion's feed-forward block (0 = none).
         drop_rate: Dropout before the base classifier.
-        global_from_local: ``None`` (the paper) feeds both branches the image. An int ``k``
-            makes the global branch read stage ``k`` of the local branch (its
-            ``features_only`` index, below ``local_branch.out_index``) instead: the CNN's
-            early layers become a shared convolutional stem of both branches. The global
-            branch is then built for that map (``in_chans`` = its channels; its
-            ``kwargs`` must give the map's size, e.g. a Swin's ``img_size`` and a
-            ``patch_size`` that divides it). docs/design.md, "A shared stem for the Swin".
-        local_drop_rate: Training only: the share of training images whose local (CNN) map
-            the fusion sees as zeros, so the classifier must also learn to read the global
-            branch ("branch dropout"; 0 = off, the paper). Inference always fuses both maps.
-            Needs both branches. docs/design.md, "Branch dropout".
         sqs: Spatial Quad-Similarity settings.
         loss: Loss weights.
     """
@@ -183,8 +178,6 @@ class ModelConfig:
     fusion_heads: int = 8
     fusion_mlp_ratio: float = 0.0
     drop_rate: float = 0.3
-    global_from_local: int | None = None
-    local_drop_rate: float = 0.0
     sqs: SQSConfig = field(default_factory=SQSConfig)
     loss: LossConfig = field(default_factory=LossConfig)
 
@@ -242,10 +235,6 @@ class TrainConfig:
     Attributes:
         epochs: Maximum epochs.
         lr / weight_decay: AdamW.
-        global_lr_scale: Learning-rate multiplier for the global (Swin) branch's parameters
-            (warm-up and cosine schedule scale with it). Transformers trained from scratch
-            usually want a smaller step than a CNN at the same batch size; 1 gives every
-            parameter ``lr``.
         t0_epochs: First restart period of CosineAnnealingWarmRestarts, in epochs (stepped
             per iteration).
         t_mult: Period multiplier after each restart.
@@ -279,7 +268,6 @@ class TrainConfig:
     epochs: int = 50
     lr: float = 3e-4
     weight_decay: float = 1e-5
-    global_lr_scale: float = 1.0
     t0_epochs: float = 50.0
     t_mult: int = 1
     eta_min: float = 0.0
@@ -314,12 +302,12 @@ class Config:
 # override replaces them, and a config comparison compares them whole.
 _OPAQUE_MAPPINGS = ("kwargs", "train_transform")
 
-
 def _fill(cls: type, values: Mapping[str, Any], where: str) -> Any:
     """Build dataclass ``cls`` from a mapping, recursing into nested dataclasses."""
     if not isinstance(values, Mapping):
         raise ConfigError(f"{where}: expected a mapping, got {type(values).__name__}")
     fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
     kwargs: dict[str, Any] = {}
     for key, value in values.items():
         if key not in fields:
@@ -330,7 +318,7 @@ def _fill(cls: type, values: Mapping[str, Any], where: str) -> Any:
         if dataclasses.is_dataclass(default):
             kwargs[key] = _fill(type(default), value, f"{where}.{key}")
         else:
-            kwargs[key] = value
+            kwargs[key] = numeric_text(value, hints[key])
     return cls(**kwargs)
 
 
@@ -344,131 +332,31 @@ def _has_defaults(cls: type) -> bool:
 def config_from_dict(values: Mapping[str, Any], where: str = "config") -> Config:
     """Build a :class:`Config` from a (possibly partial) nested mapping.
 
+    Retired settings (:data:`RETIRED_SETTINGS`) at their "off" value are dropped.
+
     Args:
         values: Nested mapping; missing keys take the dataclass defaults.
         where: Name used in error messages (a file path, say).
 
     Raises:
-        ConfigError: On an unknown key or a value outside its choices
-            (:func:`validate_config`).
+        ConfigError: On an unknown key, a retired setting that is on, or a value of the
+            wrong type or outside its range (:func:`validate_config`).
     """
+    if isinstance(values, Mapping):
+        values = without_retired(values, where)
     return validate_config(_fill(Config, values, where), where)
 
 
-# Settings that take one of a few words: a typo must fail, not silently pick a default branch.
-_CHOICES: dict[str, tuple[Any, ...]] = {
-    "model.fusion": ("cross_attention", "concat"),
-    "model.sqs.normalize": ("l2", "none"),
-    "model.sqs.negatives": ("same_class", "distinct_classes"),
-    "model.sqs.quads": ("batch", "dataset"),
-    "data.label_mode": ("majority", "probability"),
-    "data.sampler": ("class_aware", "random", "balanced"),
-    "train.amp_cpu": (True, False, "auto"),
-}
+def flatten_config(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A nested config dict as ``{"dotted.key": value}``.
 
-
-def _get(cfg: Any, dotted: str) -> Any:
-    for part in dotted.split("."):
-        cfg = getattr(cfg, part)
-    return cfg
-
-
-def _is_number(value: Any) -> bool:
-    """An int or float, not a bool (YAML's ``true`` is an int to Python)."""
-    return not isinstance(value, bool) and isinstance(value, (int, float))
-
-
-def _is_int(value: Any) -> bool:
-    """An int, not a bool."""
-    return not isinstance(value, bool) and isinstance(value, int)
-
-
-def is_crop_fraction(value: Any) -> bool:
-    """Whether ``value`` is a valid ``model.crop_pct``: a number in ``(0, 1]`` (not a bool)."""
-    return _is_number(value) and 0.0 < float(value) <= 1.0
-
-
-def _is_choice(value: Any, choices: tuple[Any, ...]) -> bool:
-    # bool is an int subclass: 1 must not pass for true, nor true for 1
-    if isinstance(value, bool):
-        return any(c is value for c in choices)
-    return any(not isinstance(c, bool) and c == value for c in choices)
-
-
-def validate_config(cfg: Config, where: str = "config") -> Config:
-    """Check the values that have a fixed set of choices or must agree with each other.
-
-    Args:
-        cfg: The config to check.
-        where: Name used in error messages (a file path, ``overrides``...).
-
-    Returns:
-        ``cfg`` unchanged.
-
-    Raises:
-        ConfigError: Naming the key, the value and what was expected.
+    Mapping-valued settings (a branch's ``kwargs``, ``data.train_transform``) are one value,
+    as :func:`apply_overrides` replaces them whole.
     """
-    for key, choices in _CHOICES.items():
-        value = _get(cfg, key)
-        if not _is_choice(value, choices):
-            expected = ", ".join(str(c).lower() if isinstance(c, bool) else c for c in choices)
-            raise ConfigError(f"{where}: {key}={value!r}: expected one of {expected}")
-    m = cfg.model
-    for key in ("img_size", "num_classes", "fused_dim", "fusion_heads", "in_chans"):
-        value = getattr(m, key)
-        if not (_is_int(value) and value >= 1):
-            raise ConfigError(f"{where}: model.{key}={value!r}: expected a positive integer")
-    if not is_crop_fraction(m.crop_pct):
-        raise ConfigError(f"{where}: model.crop_pct={m.crop_pct!r}: expected a number in (0, 1]")
-    if m.fusion == "cross_attention" and m.use_local and m.use_global \
-            and m.fused_dim % m.fusion_heads:
-        raise ConfigError(
-            f"{where}: model.fused_dim={m.fused_dim} is not divisible by "
-            f"model.fusion_heads={m.fusion_heads} (cross-attention splits d3 across the heads)")
-    if not (m.use_local or m.use_global):
-        raise ConfigError(f"{where}: model.use_local and model.use_global are both false: "
-                          "the model needs at least one branch")
-    _validate_global_from_local(m, where)
-    drop = m.local_drop_rate
-    if not (_is_number(drop) and 0 <= drop < 1):
-        raise ConfigError(f"{where}: model.local_drop_rate={drop!r}: expected a number in "
-                          "[0, 1) (the share of training images without the local map)")
-    if drop > 0 and not (m.use_local and m.use_global):
-        raise ConfigError(f"{where}: model.local_drop_rate={drop!r}: branch dropout needs "
-                          "both branches (model.use_local and model.use_global)")
-    aux = m.loss.global_aux_weight
-    if not (_is_number(aux) and aux >= 0):
-        raise ConfigError(f"{where}: model.loss.global_aux_weight={aux!r}: expected a number "
-                          ">= 0 (0 = no auxiliary classifier on the global branch)")
-    scale = cfg.train.global_lr_scale
-    if not (_is_number(scale) and scale > 0):
-        raise ConfigError(f"{where}: train.global_lr_scale={scale!r}: expected a positive "
-                          "number (1 = the same learning rate as the rest of the model)")
-    return cfg
-
-
-def _validate_global_from_local(m: ModelConfig, where: str) -> None:
-    tap = m.global_from_local
-    if tap is None:
-        return
-    key = f"{where}: model.global_from_local={tap!r}"
-    if not (_is_int(tap) and tap >= 0):
-        raise ConfigError(f"{key}: expected null (the global branch reads the image) or a "
-                          "stage index >= 0 of the local branch")
-    if not (m.use_local and m.use_global):
-        raise ConfigError(f"{key}: the global branch can read a local stage only when both "
-                          "branches are on (model.use_local and model.use_global)")
-    out = m.local_branch.out_index
-    if not (_is_int(out) and tap < out):
-        raise ConfigError(f"{key}: expected a stage below model.local_branch.out_index "
-                          f"(now {out!r}; the local branch must return a features_only stage)")
-
-
-def _flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     flat: dict[str, Any] = {}
     for key, value in values.items():
         if isinstance(value, Mapping) and key not in _OPAQUE_MAPPINGS:
-            flat.update(_flatten(value, f"{prefix}{key}."))
+            flat.update(flatten_config(value, f"{prefix}{key}."))
         else:
             flat[f"{prefix}{key}"] = value
     return flat
@@ -501,8 +389,8 @@ def config_differences(
     Returns:
         Sorted difference lines; empty when the configs agree.
     """
-    a = _flatten(old if isinstance(old, Mapping) else config_to_dict(old))
-    b = _flatten(new if isinstance(new, Mapping) else config_to_dict(new))
+    a = flatten_config(old if isinstance(old, Mapping) else config_to_dict(old))
+    b = flatten_config(new if isinstance(new, Mapping) else config_to_dict(new))
 
     def kept(key: str) -> bool:
         if only and not any(key.startswith(p) for p in only):
@@ -517,6 +405,35 @@ def config_differences(
             lines.append(f"{key}: {'(absent)' if va is missing else repr(va)} -> "
                          f"{'(absent)' if vb is missing else repr(vb)}")
     return lines
+
+
+def config_overrides(
+    old: Config | Mapping[str, Any], new: Config | Mapping[str, Any],
+    ignore: Sequence[str] = (),
+) -> list[str]:
+    """The ``key=value`` overrides (:func:`apply_overrides` syntax) that turn ``old`` into ``new``.
+
+    Values are written in YAML flow style, as ``--set`` reads them back (``false``, ``null``,
+    ``{rotation: 5}``). Keys that ``old`` lacks (a config saved before they existed) are
+    left out.
+
+    Args:
+        old / new: Configs or their nested dicts (:func:`config_to_dict`).
+        ignore: Skip these dotted keys.
+
+    Returns:
+        Sorted ``key=value`` strings; empty when ``new`` changes nothing ``old`` has.
+    """
+    a = flatten_config(old if isinstance(old, Mapping) else config_to_dict(old))
+    b = flatten_config(new if isinstance(new, Mapping) else config_to_dict(new))
+    return [f"{key}={_yaml_text(b[key])}" for key in sorted(b)
+            if key not in ignore and key in a and a[key] != b[key]]
+
+
+def _yaml_text(value: Any) -> str:
+    """``value`` as one line of YAML flow style (what :func:`_parse_value` reads back)."""
+    text = yaml.safe_dump(value, default_flow_style=True, sort_keys=False, width=10**6)
+    return text.strip().removesuffix("...").strip()
 
 
 def format_differences(lines: Sequence[str], limit: int = 3) -> str:
@@ -570,7 +487,7 @@ def apply_overrides(cfg: Config, overrides: Sequence[str] | Mapping[str, Any]) -
         overrides: ``["train.lr=1e-3", ...]`` or ``{"train.lr": 1e-3}``.
 
     Raises:
-        ConfigError: On a malformed item or an unknown key.
+        ConfigError: On a malformed item, an unknown key or a bad value.
     """
     data = config_to_dict(cfg)
     items: list[tuple[str, Any]] = []
@@ -583,6 +500,9 @@ def apply_overrides(cfg: Config, overrides: Sequence[str] | Mapping[str, Any]) -
             key, _, text = item.partition("=")
             items.append((key.strip(), _parse_value(text.strip())))
     for key, value in items:
+        if key in RETIRED_SETTINGS:  # "off" is dropped, anything else refused
+            check_retired(key, value, "overrides")
+            continue
         node: Any = data
         parts = key.split(".")
         for depth, part in enumerate(parts):

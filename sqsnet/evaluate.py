@@ -8,8 +8,11 @@ ones are reported.
 
 from __future__ import annotations
 
+import csv
+import io
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -26,7 +29,12 @@ from sklearn.metrics import (
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
+from sqsnet.data.labels import class_mapping
+from sqsnet.data.transforms import tta_views
+from sqsnet.utils.io import atomic_write_text
+
 __all__ = [
+    "tta_predict",
     "predict_loader",
     "compute_metrics",
     "summarize_seeds",
@@ -40,6 +48,27 @@ __all__ = [
 ]
 
 _LOG = logging.getLogger(__name__)
+
+
+@torch.no_grad()
+def tta_predict(
+    model: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, crop: float = 0.9
+) -> torch.Tensor:
+    """Mean softmax probabilities of ``model`` over the five test-time views.
+
+    The views are :func:`sqsnet.data.transforms.tta_views` (identity, flip, centre zoom and
+    two shifts). The model's train/eval mode is left as it is (call ``model.eval()`` first);
+    views are run one at a time.
+
+    Args:
+        model: Maps ``B x C x H x W`` to logits ``B x K``.
+        x: Normalised images ``B x C x H x W``.
+        crop: Side fraction kept by the zoom and shift views.
+
+    Returns:
+        ``B x K`` float32 probabilities, rows summing to 1.
+    """
+    return torch.stack([model(v).float().softmax(-1) for v in tta_views(x, crop=crop)]).mean(0)
 
 
 @torch.no_grad()
@@ -58,23 +87,20 @@ def predict_loader(
         loader: Yields ``(images B x 3 x S x S, labels)``; labels may be hard ``B`` or
             soft ``B x K`` (their argmax is returned).
         device: Device to run on.
-        tta: Average the softmax over the five TTA views (:func:`sqsnet.data.tta_views`).
+        tta: Average the softmax over the five TTA views (:func:`tta_predict`).
         progress: Show a tqdm bar.
         desc: Bar label.
 
     Returns:
         ``(probs N x K float32, targets N int64)``.
     """
-    from sqsnet.data.transforms import tta_views
-
     model.eval()
     probs: list[np.ndarray] = []
     targets: list[np.ndarray] = []
     for x, y in tqdm(loader, desc=desc, disable=not progress, leave=False):
         x = x.to(device, non_blocking=True)
         if tta:
-            views = tta_views(x)
-            p = torch.stack([model(v).float().softmax(-1) for v in views]).mean(0)
+            p = tta_predict(model, x)
         else:
             p = model(x).float().softmax(-1)
         probs.append(p.cpu().numpy())
@@ -272,8 +298,6 @@ def evaluate_dataset(
         :func:`compute_metrics` over the shared classes, plus ``dropped`` info
         (``model_only``, ``dataset_only`` class names and ``dropped_samples``).
     """
-    from sqsnet.data.labels import class_mapping
-
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers)
     probs, targets = predict_loader(model, loader, device, tta=tta, progress=progress)
     mapping = class_mapping(list(model_classes), list(dataset.classes))
@@ -319,11 +343,6 @@ def write_predictions_csv(path: str | Path, rows: Sequence[Mapping[str, Any]]) -
     Returns:
         The written path.
     """
-    import csv
-    import io
-
-    from sqsnet.utils.io import atomic_write_text
-
     classes = list(rows[0]["probabilities"]) if rows else []
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
@@ -342,8 +361,6 @@ def read_predictions_csv(path: str | Path) -> dict[str, bool]:
     Raises:
         ValueError: If the file lacks the ``sample``/``correct`` columns (names the file).
     """
-    import csv
-
     with open(path, newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
         if not reader.fieldnames or not {"sample", "correct"} <= set(reader.fieldnames):

@@ -18,6 +18,10 @@ import numpy as np
 import torch
 from PIL import Image
 
+from sqsnet.checkpoint import load_model
+from sqsnet.data.transforms import build_eval_transform
+from sqsnet.faces import FaceDetector, load_image, whole_image_face
+
 __all__ = ["FacePrediction", "Predictor"]
 
 _LOG = logging.getLogger(__name__)
@@ -66,9 +70,6 @@ class Predictor:
     def __init__(
         self, checkpoint: str | Path = "default", device: str = "cpu", detector: Any = None
     ) -> None:
-        from sqsnet.checkpoint import load_model
-        from sqsnet.data.transforms import build_eval_transform
-
         self.model = load_model(checkpoint, device=device)
         self.device = device
         self.class_names = self.model.class_names
@@ -81,8 +82,6 @@ class Predictor:
     def detector(self) -> Any:
         """The face detector (created on first use)."""
         if self._detector is None:
-            from sqsnet.faces import FaceDetector
-
             self._detector = FaceDetector()
         return self._detector
 
@@ -109,8 +108,6 @@ class Predictor:
             One :class:`FacePrediction` per face, largest first (empty when no face was
             found and the fallback is off).
         """
-        from sqsnet.faces import load_image, whole_image_face
-
         img = load_image(image)
         detection = self.detector.detect(img)
         faces = list(detection.faces)

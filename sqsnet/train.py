@@ -38,11 +38,17 @@ from typing import Any
 import numpy as np
 import torch
 import torch.distributed as dist
+from timm.utils import ModelEmaV3
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
-from sqsnet.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from sqsnet.checkpoint import (
+    CheckpointError,
+    load_checkpoint,
+    load_weights,
+    save_checkpoint,
+)
 from sqsnet.config import (
     EVAL_ONLY_MODEL_SETTINGS,
     INCIDENTAL_SETTINGS,
@@ -53,6 +59,17 @@ from sqsnet.config import (
     config_to_dict,
     format_differences,
     save_config,
+)
+from sqsnet.data import (
+    ClassAwareBatchSampler,
+    DatasetError,
+    MixupCutmix,
+    QuadDataset,
+    SeededItems,
+    StratifiedSubset,
+    build_dataset,
+    build_eval_transform,
+    build_train_transform,
 )
 from sqsnet.diagnostics import BranchRecorder
 from sqsnet.errors import SQSNetError
@@ -71,7 +88,7 @@ _LOG = logging.getLogger(__name__)
 
 METRIC_FIELDS = [
     "epoch", "lr", "train_loss", "train_ce", "train_sqs_ce", "train_sqs", "train_kd",
-    "train_aux", "excluded_anchors", "val_loss", "val_accuracy", "val_macro_f1",
+    "excluded_anchors", "val_loss", "val_accuracy", "val_macro_f1",
     "val_balanced_accuracy", "images_per_s", "epoch_time_s", "best", "val_accuracy_live",
     "val_local_std", "val_global_std",
 ]
@@ -81,6 +98,10 @@ averaged weights (the ones selected) and ``val_accuracy_live`` the live weights;
 branch's output varies over the validation images (:mod:`sqsnet.diagnostics`; empty for an
 absent branch, and measured on rank 0's share of the split under DistributedDataParallel). A
 branch whose spread falls towards 0 has collapsed to a constant map."""
+
+RETIRED_METRIC_FIELDS = ("train_aux",)
+"""Columns of older ``metrics.csv`` files that logged a retired setting
+(``model.loss.global_aux_weight``): dropped when a resumed run's file is upgraded."""
 
 
 class TrainingDivergedError(SQSNetError, RuntimeError):
@@ -145,13 +166,6 @@ def build_datasets(
     Returns:
         ``(train, val)``; ``train.classes`` defines the model's class order.
     """
-    from sqsnet.data import (
-        StratifiedSubset,
-        build_dataset,
-        build_eval_transform,
-        build_train_transform,
-    )
-
     d = cfg.data
     size = cfg.model.img_size
     train_tf = build_train_transform(size, random_erasing=d.random_erasing,
@@ -186,8 +200,6 @@ def _make_ema(model: SQSNet, t: TrainConfig) -> Any:
                          "(0, 1), e.g. 0.999")
     if t.ema_decay == 0.0:
         return None
-    from timm.utils import ModelEmaV3
-
     return ModelEmaV3(model, decay=t.ema_decay, use_warmup=t.ema_warmup, warmup_power=0.75)
 
 
@@ -199,23 +211,15 @@ def _dist_info() -> tuple[int, int, int]:
 
 
 def _param_groups(model: SQSNet, t: TrainConfig) -> list[dict[str, Any]]:
-    """AdamW parameter groups: no weight decay on biases and norms, and the global branch
-    at ``lr * global_lr_scale`` (in groups of its own only when the scale is not 1, so runs
-    written before the setting existed resume unchanged)."""
-    split_global = t.global_lr_scale != 1 and model.global_branch is not None
-    own = {id(p) for p in model.global_branch.parameters()} if split_global else set()
-    groups: dict[tuple[bool, bool], list[nn.Parameter]] = {
-        key: [] for key in ((False, True), (False, False), (True, True), (True, False))}
+    """AdamW parameter groups: weights decayed, then biases and norms without weight decay."""
+    decayed: list[nn.Parameter] = []
+    plain: list[nn.Parameter] = []
     for name, param in model.named_parameters():
         if param.requires_grad:
-            decayed = not (param.ndim <= 1 or name.endswith(".bias"))
-            groups[(id(param) in own, decayed)].append(param)
-    out = []
-    for (is_global, decayed), params in groups.items():
-        if params or not is_global:
-            out.append({"params": params, "weight_decay": t.weight_decay if decayed else 0.0,
-                        "lr": t.lr * (t.global_lr_scale if is_global else 1.0)})
-    return out
+            no_decay = param.ndim <= 1 or name.endswith(".bias")
+            (plain if no_decay else decayed).append(param)
+    return [{"params": decayed, "weight_decay": t.weight_decay, "lr": t.lr},
+            {"params": plain, "weight_decay": 0.0, "lr": t.lr}]
 
 
 def _make_scheduler(
@@ -304,8 +308,6 @@ def train(
     Raises:
         TrainingDivergedError: When a loss becomes NaN or infinite.
     """
-    from sqsnet.data import ClassAwareBatchSampler, MixupCutmix, QuadDataset, SeededItems
-
     world, rank, local_rank = _dist_info()
     if world > 1 and not dist.is_initialized():
         backend = "nccl" if torch.cuda.is_available() else "gloo"
@@ -406,7 +408,7 @@ def train(
     if resume and last_path.is_file():
         ckpt = load_checkpoint(last_path, with_train_state=True)
         _check_resume_settings(last_path, ckpt.config, cfg)
-        model.load_state_dict(ckpt.model_state)
+        load_weights(model, ckpt.model_state, last_path)
         st = ckpt.train_state or {}
         if ema is not None:
             if "ema" not in st:
@@ -418,8 +420,8 @@ def train(
         except ValueError as err:
             raise CheckpointError(
                 f"cannot resume {last_path}: its optimizer state does not fit this run's "
-                f"parameter groups ({err}); was train.global_lr_scale changed? Resume with "
-                f"the run's own config ({run_dir / 'config.yaml'})") from None
+                f"parameter groups ({err}); resume with the run's own config "
+                f"({run_dir / 'config.yaml'})") from None
         scheduler.load_state_dict(st["scheduler"])
         _set_rng_state(model, st["rng"], st["rng_extra"])
         start_epoch = int(st["epoch"]) + 1
@@ -484,7 +486,7 @@ def train(
         batch_sampler.set_epoch(epoch)
         seeded_set.set_epoch(epoch)  # forwards to the quad dataset
         model.train()
-        sums = {"total": 0.0, "ce": 0.0, "sqs_ce": 0.0, "sqs": 0.0, "kd": 0.0, "aux": 0.0}
+        sums = {"total": 0.0, "ce": 0.0, "sqs_ce": 0.0, "sqs": 0.0, "kd": 0.0}
         excluded = 0
         seen = 0
         first_step = 0
@@ -584,7 +586,6 @@ def train(
             "train_sqs_ce": sums["sqs_ce"] / max(seen, 1),
             "train_sqs": sums["sqs"] / max(seen, 1),
             "train_kd": sums["kd"] / max(seen, 1),
-            "train_aux": sums["aux"] / max(seen, 1),
             "excluded_anchors": excluded,
             "val_loss": val["loss"],
             "val_accuracy": val["accuracy"],
@@ -629,7 +630,7 @@ def train(
         dist.barrier()  # rank 0 has written best.safetensors
     if best_path.is_file():
         # every rank takes part: _evaluate gathers predictions across ranks
-        model.load_state_dict(load_checkpoint(best_path).model_state)
+        load_weights(model, load_checkpoint(best_path).model_state, best_path)
         final = _evaluate(model, val_loader, dev, class_names, world)
         summary["val"] = _short(final)
         summary["val_full"] = final
@@ -651,8 +652,6 @@ def _test_report(
     class_names: list[str],
 ) -> dict[str, Any]:
     """Score the selected (best-on-validation) model on the test split when it exists."""
-    from sqsnet.data import DatasetError, build_dataset, build_eval_transform
-
     d = cfg.data
     if not d.test_split or d.test_split == d.val_split:
         return {"available": False, "reason": "test split is the validation split"}
@@ -673,18 +672,20 @@ def _test_report(
 
 def _upgrade_metrics_header(path: Path) -> None:
     """Give a resumed run's ``metrics.csv`` the current columns (written by an older
-    version: its rows keep their values, new columns are left empty), atomically."""
+    version: its rows keep their values, new columns are left empty, the columns of
+    :data:`RETIRED_METRIC_FIELDS` are dropped), atomically."""
     with open(path, newline="") as fh:
         reader = csv.DictReader(fh)
         if reader.fieldnames == METRIC_FIELDS:
             return
-        unknown = [f for f in reader.fieldnames or [] if f not in METRIC_FIELDS]
+        unknown = [f for f in reader.fieldnames or []
+                   if f not in METRIC_FIELDS and f not in RETIRED_METRIC_FIELDS]
         if unknown:
             raise CheckpointError(f"{path}: unexpected columns {unknown}: expected a subset "
                                   f"of {METRIC_FIELDS}")
         rows = list(reader)
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, METRIC_FIELDS, restval="")
+    writer = csv.DictWriter(buf, METRIC_FIELDS, restval="", extrasaction="ignore")
     writer.writeheader()
     writer.writerows(rows)
     atomic_write_text(path, buf.getvalue())
@@ -715,7 +716,7 @@ def _add_wall_time(run_dir: Path, seconds: float) -> float:
 
 
 def _tensorboard(run_dir: Path, row: dict[str, Any]) -> None:
-    try:
+    try:  # optional dependency: the tensorboard package
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:
         return

@@ -57,6 +57,10 @@ def test_config_diff_gives_the_set_overrides() -> None:
                                     "global_branch": {"kwargs": {"depths": [2, 2]}}},
              "train": {"run_name": "y", "epochs": 30, "new_key": 1}}
     assert bundle._config_diff(ref, other) == ["model.use_sqs=false", "train.epochs=30"]
+    # sqsnet.config's rule: data.train_transform is one value, replaced whole by --set
+    ref["data"] = {"train_transform": {"rotation": 10, "scale": [0.8, 1.0]}}
+    other["data"] = {"train_transform": {"rotation": 5}}
+    assert bundle._config_diff(ref, other)[0] == "data.train_transform={rotation: 5}"
 
 
 def _seed(seed: int, acc: float, tta: float) -> dict[str, float]:

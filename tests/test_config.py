@@ -1,16 +1,23 @@
-"""Config dataclasses: presets, YAML round trip, overrides, errors."""
+"""Config dataclasses: presets, YAML round trip, overrides, value checks, retired settings."""
 
 from __future__ import annotations
 
+import copy
+
 import pytest
+import yaml
 
 from sqsnet.config import (
+    RETIRED_SETTINGS,
     Config,
     ConfigError,
     apply_overrides,
     available_presets,
     config_differences,
+    config_from_dict,
+    config_overrides,
     config_to_dict,
+    flatten_config,
     format_differences,
     load_config,
     save_config,
@@ -122,3 +129,107 @@ def test_bad_yaml_files(tmp_path) -> None:
     unknown.write_text("model:\n  sqss: {}\n")
     with pytest.raises(ConfigError, match=r"unknown.yaml.model: unknown key 'sqss'"):
         load_config(unknown)
+
+
+RETIRED = [("train.global_lr_scale", "0.1"), ("model.loss.global_aux_weight", "0.3"),
+           ("model.global_from_local", "1"), ("model.local_drop_rate", "0.3")]
+
+
+@pytest.mark.parametrize("key,value", RETIRED)
+def test_a_retired_setting_that_is_on_fails_naming_it_and_the_record(tmp_path, key, value):
+    pattern = (rf"{key}={value} is retired \(an experiment that did not pan out\): see "
+               r"docs/experiments.md; remove it from the config")
+    with pytest.raises(ConfigError, match=rf"^overrides: {pattern}$"):
+        load_config("cpu", [f"{key}={value}"])
+    section, *rest = key.split(".")
+    nested = yaml_value = float(value) if "." in value else int(value)
+    for part in reversed(rest):
+        nested = {part: nested}
+    saved = tmp_path / "saved.yaml"
+    saved.write_text(yaml.safe_dump({section: nested}))
+    with pytest.raises(ConfigError, match=rf"^{saved}: {pattern.replace(value, str(yaml_value))}"):
+        load_config(saved)
+    data = config_to_dict(Config())
+    data.setdefault(section, {})
+    with pytest.raises(ConfigError, match="is retired"):
+        config_from_dict({**data, section: {**data[section], **nested}}, "x.safetensors")
+
+
+def test_retired_settings_at_their_off_value_are_dropped(tmp_path) -> None:
+    """Run folders and checkpoints written while the knobs existed store them, switched off."""
+    data = config_to_dict(load_config("cpu"))
+    data["train"]["global_lr_scale"] = 1
+    data["model"]["loss"]["global_aux_weight"] = 0.0
+    data["model"]["global_from_local"] = None
+    data["model"]["local_drop_rate"] = 0
+    before = copy.deepcopy(data)
+    cfg = config_from_dict(data)
+    assert data == before  # the caller's mapping is left alone
+    assert config_to_dict(cfg) == config_to_dict(load_config("cpu"))
+    saved = tmp_path / "config.yaml"
+    saved.write_text(yaml.safe_dump(data))
+    assert config_to_dict(load_config(saved)) == config_to_dict(cfg)
+    assert config_to_dict(apply_overrides(cfg, ["model.local_drop_rate=0",
+                                                "train.global_lr_scale=1.0",
+                                                "model.global_from_local=null"])) == \
+        config_to_dict(cfg)
+    assert set(RETIRED_SETTINGS) == {key for key, _ in RETIRED}
+    for key in RETIRED_SETTINGS:  # gone from the dataclasses
+        *parents, last = key.split(".")
+        node = cfg
+        for part in parents:
+            node = getattr(node, part)
+        assert not hasattr(node, last)
+
+
+@pytest.mark.parametrize("bad,message", [
+    ("train.lr=fast", "train.lr='fast': expected a number > 0"),
+    ("model.sqs.tau=0", "model.sqs.tau=0: expected a number > 0"),
+    ("train.epochs=-1", "train.epochs=-1: expected a positive integer"),
+    ("data.batch_size=2.5", "data.batch_size=2.5: expected a positive integer"),
+    ("data.batch_size=true", "data.batch_size=True: expected a positive integer"),
+    ("train.grad_clip=0", "train.grad_clip=0: expected null or a number > 0"),
+    ("train.ema_decay=1", r"train.ema_decay=1: expected a number in \[0, 1\)"),
+    ("data.mix_prob=1.5", r"data.mix_prob=1.5: expected a number in \[0, 1\]"),
+    ("data.train_fraction=0", r"data.train_fraction=0: expected a number in \(0, 1\]"),
+    ("data.num_workers=-1", "data.num_workers=-1: expected an integer >= 0"),
+    ("data.num_classes_affectnet=6", "data.num_classes_affectnet=6: expected one of 7, 8"),
+    ("model.use_sqs=1", "model.use_sqs=1: expected true or false"),
+    ("model.class_names=[1, 2]", r"model.class_names=\[1, 2\]: expected a list of strings"),
+    ("model.class_names=[a, b]", "model.class_names has 2 names but model.num_classes is 8"),
+    ("model.local_branch.out_index=-2",
+     "model.local_branch.out_index=-2: expected null or an integer >= 0"),
+    ("data.train_transform=5", "data.train_transform=5: expected a mapping"),
+    ("train.lr=nan", "train.lr=nan: expected a number > 0"),
+])
+def test_every_value_is_checked_at_load(bad: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=f"^overrides: {message}") as info:
+        load_config("cpu", [bad])
+    assert "\n" not in str(info.value)
+
+
+def test_a_number_yaml_reads_as_text_is_a_number(tmp_path) -> None:
+    """YAML 1.1 reads ``1e-3`` (no dot) as a string; a float setting takes it as 0.001."""
+    path = tmp_path / "c.yaml"
+    path.write_text("train: {lr: 1e-3, weight_decay: 5e-2}\n")
+    cfg = load_config(path)
+    assert cfg.train.lr == 0.001 and cfg.train.weight_decay == 0.05
+    path.write_text("train: {epochs: 1e1}\n")  # an int setting does not round a float
+    with pytest.raises(ConfigError, match=r"train.epochs='1e1': expected a positive integer"):
+        load_config(path)
+
+
+def test_config_overrides_turn_one_config_into_the_other() -> None:
+    a = load_config("ferplus_cpu")
+    b = apply_overrides(a, ["data.train_transform={rotation: 5, color_jitter: 0.1}",
+                            "model.use_sqs=false", "train.lr=1e-3", "train.grad_clip=null",
+                            "train.grad_clip=1.5", "train.run_name=x"])
+    lines = config_overrides(a, b, ignore=("train.run_name",))
+    assert lines == ["data.train_transform={rotation: 5, color_jitter: 0.1}",
+                     "model.use_sqs=false", "train.grad_clip=1.5", "train.lr=0.001"]
+    assert config_to_dict(apply_overrides(a, [*lines, "train.run_name=x"])) == config_to_dict(b)
+    old = config_to_dict(a)
+    del old["train"]["ema_decay"]  # a key the older config predates is left out
+    assert config_overrides(old, apply_overrides(a, ["train.ema_decay=0.9"])) == []
+    assert flatten_config({"data": {"train_transform": {"rotation": 5}}, "n": 1}) == {
+        "data.train_transform": {"rotation": 5}, "n": 1}

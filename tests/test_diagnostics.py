@@ -1,6 +1,6 @@
-"""Branch diagnostics (sqsnet.diagnostics), the per-epoch branch spread in metrics.csv, the
-global branch's own learning rate (train.global_lr_scale) and its auxiliary loss in
-metrics.csv (model.loss.global_aux_weight; the model side is in tests/models)."""
+"""Branch diagnostics (sqsnet.diagnostics): the recorder, mean-ablation, the knockout, the
+per-epoch branch spread in metrics.csv and ``diagnose_checkpoint`` behind ``sqsnet diagnose``
+(the command itself is tested in tests/test_cli.py)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,18 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from sqsnet.checkpoint import CheckpointError, load_model
-from sqsnet.config import ConfigError, TrainConfig, load_config
+from sqsnet.checkpoint import CheckpointError, load_model, save_checkpoint
+from sqsnet.config import Config, TrainConfig, load_config
 from sqsnet.data import FERPLUS_CLASSES, build_dataset, build_eval_transform
-from sqsnet.diagnostics import (BranchRecorder, GlobalAuxClassifier, branch_knockout,
-                                branch_statistics, mean_ablated)
+from sqsnet.diagnostics import (
+    BranchRecorder,
+    DiagnosticsError,
+    branch_knockout,
+    branch_statistics,
+    diagnose_checkpoint,
+    mean_ablated,
+    report_markdown,
+)
 from sqsnet.models import SQSNet
 from sqsnet.train import METRIC_FIELDS, _param_groups, train
 from tests.helpers import make_ferplus_fixture, tiny_model_config, write_tiny_config
@@ -30,6 +37,13 @@ def data(tmp_path: Path) -> Path:
 def model() -> SQSNet:
     torch.manual_seed(0)
     return SQSNet(tiny_model_config(num_classes=8, class_names=list(FERPLUS_CLASSES))).eval()
+
+
+@pytest.fixture
+def tiny_checkpoint(tmp_path: Path, model: SQSNet) -> Path:
+    cfg = Config(model=model.cfg)
+    return save_checkpoint(tmp_path / "tiny.safetensors", model, cfg,
+                           {"class_names": list(FERPLUS_CLASSES), "dataset": "ferplus"})
 
 
 def _valid(data: Path):
@@ -87,37 +101,37 @@ def test_knockout_scores_the_model_with_each_branch_mean_ablated(tmp_path, model
         float(every.double().std(0).mean()), rel=1e-5)
     with torch.no_grad():
         direct = [int(model(image[None]).argmax()) == int(label) for image, label in valid]
+        mean_local = torch.cat([model.local_branch(image[None]) for image, _ in valid]).mean(0)
+        with mean_ablated(model.local_branch, mean_local):
+            no_local = [int(model(image[None]).argmax()) == int(label) for image, label in valid]
     assert scores["full"]["accuracy"] == pytest.approx(sum(direct) / len(direct))
+    assert scores["no_local"]["accuracy"] == pytest.approx(sum(no_local) / len(no_local))
     single = SQSNet(tiny_model_config(use_global=False, num_classes=8,
                                       class_names=list(FERPLUS_CLASSES))).eval()
-    with pytest.raises(ValueError, match="needs a checkpoint with both branches"):
+    with pytest.raises(DiagnosticsError, match="needs a checkpoint with both branches"):
         branch_knockout(single, valid)
     valid.classes = list(reversed(valid.classes))
-    with pytest.raises(ValueError, match="are not the model's"):
+    with pytest.raises(DiagnosticsError, match="are not the model's"):
         branch_knockout(model, valid)
 
 
-def test_knockout_scores_the_global_branch_alone_by_its_auxiliary_classifier(model, data):
-    valid = _valid(data)
-    assert "global_alone" not in branch_knockout(model, valid)
-    with pytest.raises(ValueError, match="no auxiliary classifier on its global branch"):
-        GlobalAuxClassifier(model)
-    cfg = tiny_model_config(num_classes=8, class_names=list(FERPLUS_CLASSES))
-    cfg.loss.global_aux_weight = 0.3
-    torch.manual_seed(0)
-    aux = SQSNet(cfg).eval()
-    with torch.no_grad():  # by hand: the aux head on the pooled Swin map of each image
-        direct = [int(aux.global_aux_head(aux.global_branch(image[None])).argmax()) == int(label)
-                  for image, label in valid]
-        full = [int(aux(image[None]).argmax()) == int(label) for image, label in valid]
-        x = torch.stack([valid[i][0] for i in range(4)])
-        alone = GlobalAuxClassifier(aux)(x)
-        torch.testing.assert_close(alone, aux.global_aux_head(aux.global_branch(x)))
-        assert not torch.allclose(alone, aux(x))  # not the fused classifier
-    scores = branch_knockout(aux, valid)
-    assert scores["global_alone"]["n"] == len(valid)
-    assert scores["global_alone"]["accuracy"] == pytest.approx(sum(direct) / len(direct))
-    assert scores["full"]["accuracy"] == pytest.approx(sum(full) / len(full))
+def test_diagnose_checkpoint_reads_the_split_at_the_checkpoint_crop(tmp_path, model, data,
+                                                                   tiny_checkpoint):
+    record = diagnose_checkpoint(tiny_checkpoint, "ferplus", str(data), limit=5,
+                                 untrained=True, batch_size=2)
+    assert record["n"] == 5 and record["crop_pct"] == 1.0 and record["split"] == "valid"
+    first = torch.utils.data.Subset(_valid(data), range(5))
+    first.classes = list(FERPLUS_CLASSES)
+    assert record["scores"] == branch_knockout(load_model(tiny_checkpoint), first, batch_size=2)
+    assert set(record["untrained"]) == {"local_branch", "global_branch"}
+    text = report_markdown(record)
+    assert "| Swin branch mean-ablated |" in text and "| CNN (local), untrained |" in text
+    cfg = Config(model=tiny_model_config(use_global=False, num_classes=8,
+                                         class_names=list(FERPLUS_CLASSES)))
+    single = save_checkpoint(tmp_path / "single.safetensors", SQSNet(cfg.model), cfg)
+    with pytest.raises(DiagnosticsError, match=r"single.safetensors: branch knockout needs a "
+                       "checkpoint with both branches"):
+        diagnose_checkpoint(single, "ferplus", str(data))
 
 
 def _train(cfg_path: Path, data: Path, out: Path, epochs: int = 1, resume: bool = False,
@@ -144,6 +158,7 @@ def test_training_logs_each_branch_spread_on_validation(tmp_path, data):
                                                         rel=1e-4)
     assert float(row["val_global_std"]) == pytest.approx(
         stats["global_branch"].std_over_images, rel=1e-4)
+    assert "train_aux" not in row  # the retired auxiliary loss is not logged
     cnn = _train(cfg_path, data, tmp_path / "cnn", extra=("model.use_global=false",))
     (row,) = _rows(cnn)
     assert float(row["val_local_std"]) > 0 and row["val_global_std"] == ""
@@ -152,14 +167,14 @@ def test_training_logs_each_branch_spread_on_validation(tmp_path, data):
 def test_resume_upgrades_an_older_metrics_file(tmp_path, data):
     cfg_path = write_tiny_config(tmp_path / "tiny.yaml")
     run = _train(cfg_path, data, tmp_path / "a")
-    # written before the auxiliary loss and the branch spread were logged
-    old_fields = [f for f in METRIC_FIELDS
-                  if f not in ("train_aux", "val_local_std", "val_global_std")]
+    # written before the branch spread was logged, while the retired auxiliary loss was
+    old_fields = [f for f in METRIC_FIELDS if f not in ("val_local_std", "val_global_std")]
+    old_fields.insert(old_fields.index("train_kd") + 1, "train_aux")
     (first,) = _rows(run)
     with open(run / "metrics.csv", "w", newline="") as fh:
         writer = csv.DictWriter(fh, old_fields)
         writer.writeheader()
-        writer.writerow({k: first[k] for k in old_fields})
+        writer.writerow({**{k: first.get(k, "") for k in old_fields}, "train_aux": "0.0"})
     _train(cfg_path, data, tmp_path / "a", epochs=2, resume=True)
     rows = _rows(run)
     assert list(rows[0]) == METRIC_FIELDS and len(rows) == 2
@@ -170,43 +185,11 @@ def test_resume_upgrades_an_older_metrics_file(tmp_path, data):
         _train(cfg_path, data, tmp_path / "a", epochs=3, resume=True)
 
 
-def test_global_lr_scale_gives_the_swin_branch_its_own_learning_rate(model):
-    every = {id(p) for p in model.parameters()}
-    swin = {id(p) for p in model.global_branch.parameters()}
-    plain = _param_groups(model, TrainConfig(lr=1e-3, weight_decay=0.05))
-    assert [g["lr"] for g in plain] == [1e-3, 1e-3]  # the layout runs before it had
-    assert [g["weight_decay"] for g in plain] == [0.05, 0.0]
-    groups = _param_groups(model, TrainConfig(lr=1e-3, weight_decay=0.05, global_lr_scale=0.1))
+def test_parameter_groups_decay_weights_only(model):
+    groups = _param_groups(model, TrainConfig(lr=1e-3, weight_decay=0.05))
+    assert [g["lr"] for g in groups] == [1e-3, 1e-3]  # the layout older runs resume with
+    assert [g["weight_decay"] for g in groups] == [0.05, 0.0]
     ids = [id(p) for g in groups for p in g["params"]]
-    assert len(ids) == len(set(ids)) and set(ids) == every  # each parameter exactly once
-    for g in groups:
-        in_swin = {id(p) in swin for p in g["params"]}
-        assert len(in_swin) == 1
-        assert g["lr"] == pytest.approx(1e-4 if in_swin.pop() else 1e-3)
-        decayed = {p.ndim > 1 for p in g["params"]}
-        assert decayed == {g["weight_decay"] > 0}
-    cnn_only = SQSNet(tiny_model_config(use_global=False))
-    assert len(_param_groups(cnn_only, TrainConfig(global_lr_scale=0.1))) == 2
-
-
-def test_global_lr_scale_follows_the_schedule_and_must_stay_on_resume(tmp_path, data):
-    cfg_path = write_tiny_config(tmp_path / "tiny.yaml")
-    run = _train(cfg_path, data, tmp_path / "a", extra=("train.global_lr_scale=0.25",
-                                                         "model.loss.global_aux_weight=0.3"))
-    (row,) = _rows(run)
-    assert float(row["train_aux"]) > 0  # the auxiliary Swin classifier's loss is logged
-    from sqsnet.checkpoint import load_checkpoint
-
-    groups = load_checkpoint(run / "last.safetensors",
-                             with_train_state=True).train_state["optimizer"]["param_groups"]
-    assert len(groups) == 4
-    assert groups[2]["lr"] == pytest.approx(0.25 * groups[0]["lr"])
-    assert groups[2]["initial_lr"] == pytest.approx(0.25e-3)
-    before = (run / "last.safetensors").read_bytes()
-    with pytest.raises(CheckpointError, match="was train.global_lr_scale changed"):
-        _train(cfg_path, data, tmp_path / "a", epochs=2, resume=True,
-               extra=("model.loss.global_aux_weight=0.3",))
-    assert (run / "last.safetensors").read_bytes() == before
-    for bad in ("0", "-1", "fast"):
-        with pytest.raises(ConfigError, match="train.global_lr_scale"):
-            load_config(cfg_path, [f"train.global_lr_scale={bad}"])
+    assert len(ids) == len(set(ids)) and set(ids) == {id(p) for p in model.parameters()}
+    assert all(p.ndim > 1 for p in groups[0]["params"])
+    assert all(p.ndim <= 1 for p in groups[1]["params"])

@@ -9,9 +9,18 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from sqsnet.evaluate import (compute_metrics, evaluate_dataset, mcnemar_test, paired_ttest,
-                             predict_loader, read_predictions_csv, summarize_seeds,
-                             write_predictions_csv)
+from sqsnet.data.transforms import tta_views
+from sqsnet.evaluate import (
+    compute_metrics,
+    evaluate_dataset,
+    mcnemar_test,
+    paired_ttest,
+    predict_loader,
+    read_predictions_csv,
+    summarize_seeds,
+    tta_predict,
+    write_predictions_csv,
+)
 from sqsnet.models import SQSNet
 from tests.helpers import tiny_model_config
 
@@ -88,13 +97,24 @@ def test_predict_loader_with_tta_is_deterministic() -> None:
     assert np.array_equal(p1, p2) and not np.allclose(p0, p1)
     assert t1.tolist() == y.tolist()
     # TTA = mean softmax over exactly the five views
-    from sqsnet.data.transforms import tta_views
-
     views = tta_views(x[:4])
     assert views.shape[0] == 5
     with torch.no_grad():
         manual = torch.stack([model(v).softmax(-1) for v in views]).mean(0)
     np.testing.assert_allclose(p1[:4], manual.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_tta_predict_is_mean_softmax() -> None:
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 4))
+    x = torch.randn(3, 3, 8, 8)
+    p = tta_predict(model, x)
+    assert p.shape == (3, 4)
+    assert torch.allclose(p.sum(1), torch.ones(3))
+    manual = torch.stack([torch.softmax(model(v), -1) for v in tta_views(x)]).mean(0)
+    assert torch.allclose(p, manual, atol=1e-6)
+    zoomed = torch.stack([torch.softmax(model(v), -1) for v in tta_views(x, crop=0.5)]).mean(0)
+    assert torch.allclose(tta_predict(model, x, crop=0.5), zoomed, atol=1e-6)
 
 
 class _Named(TensorDataset):

@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from sklearn.model_selection import train_test_split
 from torch.utils.data import Dataset, Sampler
 
 __all__ = ["ClassAwareBatchSampler", "QuadDataset", "SeededItems", "StratifiedSubset"]
@@ -566,8 +567,6 @@ class StratifiedSubset(Dataset):
     def __init__(self, dataset: Any, fraction: float, seed: int = 0) -> None:
         if not 0.0 < fraction <= 1.0:
             raise ValueError(f"train fraction must be in (0, 1], got {fraction}")
-        from sklearn.model_selection import train_test_split
-
         targets = _as_label_array(dataset.targets)
         indices = np.arange(len(targets))
         if fraction < 1.0:

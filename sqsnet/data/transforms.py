@@ -6,8 +6,9 @@ constants). All transforms take a PIL image (any mode; the readers give RGB) or 
 ``[C, H, W]`` uint8 tensor and return a float tensor ``[in_chans, img_size, img_size]``
 normalised with the ImageNet mean/std. Grayscale inputs are replicated to 3 channels.
 
-TTA (:func:`tta_views`) works on already-normalised batches, so it needs no access to the
-original images. The five views are deterministic:
+TTA (:func:`tta_views`; :func:`sqsnet.evaluate.tta_predict` averages the model over them)
+works on already-normalised batches, so it needs no access to the original images. The five
+views are deterministic:
 
 0. identity;
 1. horizontal flip;
@@ -41,7 +42,6 @@ __all__ = [
     "build_eval_transform",
     "TTA_VIEW_NAMES",
     "tta_views",
-    "tta_predict",
     "MixupCutmix",
 ]
 
@@ -271,32 +271,6 @@ def tta_views(x: torch.Tensor, crop: float = 0.9) -> torch.Tensor:
         _crop_resize(x, h - ch, w - cw, ch, cw),
     ]
     return torch.stack(views, dim=0)
-
-
-@torch.no_grad()
-def tta_predict(
-    model: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, crop: float = 0.9
-) -> torch.Tensor:
-    """Mean softmax probabilities of ``model`` over the five :func:`tta_views`.
-
-    The model's train/eval mode is left as it is (call ``model.eval()`` first). Views are
-    run one at a time to keep memory at one batch.
-
-    Args:
-        model: Maps ``[B, C, H, W]`` to logits ``[B, K]``.
-        x: Normalised images ``[B, C, H, W]``.
-        crop: See :func:`tta_views`.
-
-    Returns:
-        Probabilities ``[B, K]`` (float32), rows summing to 1.
-    """
-    views = tta_views(x, crop=crop)
-    total: torch.Tensor | None = None
-    for v in views:
-        p = torch.softmax(model(v).float(), dim=-1)
-        total = p if total is None else total + p
-    assert total is not None
-    return total / views.shape[0]
 
 
 class MixupCutmix:

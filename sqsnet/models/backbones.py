@@ -2,7 +2,8 @@
 
 timm's Swin (and other NHWC models) return channels-last maps from ``forward_features``
 and ``features_only``; EfficientNet and ResNets return NCHW. This module is the one place
-that knows: :class:`Backbone` always returns ``B x C x H x W``.
+that knows: :class:`Backbone` always returns ``B x C x H x W``, converted by
+:meth:`Backbone.to_nchw` (which Grad-CAM also uses for the raw activations it hooks).
 
 Which map a branch returns is set by ``BranchConfig.out_index``:
 
@@ -10,10 +11,6 @@ Which map a branch returns is set by ``BranchConfig.out_index``:
   after ``conv_head``, the paper's ``d1``).
 * an int: stage ``out_index`` of ``features_only`` (e.g. the stride-8 stage of a ResNet,
   which keeps a useful grid on 48-64 px faces).
-
-A branch built with ``tap_index`` also returns an earlier ``features_only`` stage on request
-(``branch(x, with_tap=True)``), for a global branch that reads the CNN's early map instead
-of the image (``ModelConfig.global_from_local``).
 
 Pretrained weights come from the Hugging Face hub via timm, or from a local file
 (``BranchConfig.pretrained_path``). Offline, a hub download fails at once with one sentence
@@ -31,6 +28,7 @@ from urllib.parse import urlparse
 
 import timm
 import torch
+from huggingface_hub import try_to_load_from_cache
 from torch import nn
 
 from sqsnet.config import BranchConfig, ConfigError
@@ -74,8 +72,6 @@ def _has_published_weights(name: str) -> bool:
 def _cached_weights(name: str) -> str | None:
     """Path of already-downloaded hub weights for ``name`` in the local HF cache, if any."""
     try:
-        from huggingface_hub import try_to_load_from_cache
-
         cfg = timm.models.get_pretrained_cfg(name)
         repo = getattr(cfg, "hf_hub_id", None) if cfg is not None else None
         if not repo:
@@ -84,7 +80,7 @@ def _cached_weights(name: str) -> str | None:
             found = try_to_load_from_cache(repo, filename)
             if isinstance(found, str):
                 return found
-    except (ImportError, RuntimeError, ValueError):
+    except (RuntimeError, ValueError):
         return None
     return None
 
@@ -155,15 +151,11 @@ class Backbone(nn.Module):
         pretrained: Load pretrained weights.
         pretrained_path: Local weights file instead of the hub.
         timm_kwargs: Passed to ``timm.create_model``.
-        tap_index: An earlier ``features_only`` stage (below ``out_index``) that
-            ``forward(x, with_tap=True)`` returns as well.
 
     Attributes:
         out_channels: ``C`` of the returned map.
         grid_size: ``(H, W)`` of the returned map for an ``img_size`` input.
         channels_last_output: Whether the underlying timm model returns NHWC.
-        tap_channels / tap_grid: Channels and ``(H, W)`` of the tapped stage (``None``
-            without ``tap_index``).
     """
 
     def __init__(
@@ -175,19 +167,11 @@ class Backbone(nn.Module):
         pretrained: bool = False,
         pretrained_path: str | None = None,
         timm_kwargs: dict[str, Any] | None = None,
-        tap_index: int | None = None,
     ) -> None:
         super().__init__()
         kwargs = dict(timm_kwargs or {})
         self.name = name
         self.out_index = out_index
-        self.tap_index = tap_index
-        if tap_index is not None and (out_index is None or not 0 <= tap_index < out_index):
-            raise ConfigError(
-                f"backbone '{name}': tap stage {tap_index} needs a features_only out_index "
-                f"above it (out_index is {out_index})")
-        self.tap_channels: int | None = None
-        self.tap_grid: tuple[int, int] | None = None
         if out_index is None:
             self.model = _create_timm(
                 name, pretrained, pretrained_path, in_chans=in_chans, num_classes=0,
@@ -196,14 +180,11 @@ class Backbone(nn.Module):
             channels = int(self.model.num_features)
             fmt = getattr(self.model, "output_fmt", "NCHW")
         else:
-            indices = (out_index,) if tap_index is None else (tap_index, out_index)
             self.model = _create_timm(
                 name, pretrained, pretrained_path, in_chans=in_chans, features_only=True,
-                out_indices=indices, **kwargs,
+                out_indices=(out_index,), **kwargs,
             )
             channels = int(self.model.feature_info.channels()[-1])
-            if tap_index is not None:
-                self.tap_channels = int(self.model.feature_info.channels()[0])
             fmt = getattr(self.model, "output_fmt", None)
             if fmt is None:
                 fmt = getattr(self.model.feature_info, "output_fmt", "NCHW")
@@ -218,7 +199,7 @@ class Backbone(nn.Module):
         self.eval()
         x = torch.zeros(1, in_chans, img_size, img_size)
         try:
-            out, tap = self.forward(x, with_tap=True)
+            out = self.forward(x)
         except (AssertionError, RuntimeError, ValueError) as exc:
             raise ConfigError(
                 f"backbone '{self.name}' cannot take a {in_chans} x {img_size} x {img_size} "
@@ -226,8 +207,6 @@ class Backbone(nn.Module):
                 "branch's own input size (e.g. a Swin's kwargs.img_size) and suit its strides "
                 "and windows") from None
         self.train(was_training)
-        if tap is not None:
-            self.tap_grid = int(tap.shape[2]), int(tap.shape[3])
         if out.shape[1] != self.out_channels:
             raise RuntimeError(
                 f"backbone '{self.name}' returned {tuple(out.shape)}; expected "
@@ -235,30 +214,33 @@ class Backbone(nn.Module):
             )
         return int(out.shape[2]), int(out.shape[3])
 
-    def forward(
-        self, x: torch.Tensor, with_tap: bool = False
-    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor | None]:
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Extract the branch's map.
 
         Args:
             x: Images, ``B x in_chans x img_size x img_size``.
-            with_tap: Also return the tapped stage (``None`` when built without one).
 
         Returns:
-            Feature map ``B x C x H x W`` (``C = out_channels``); with ``with_tap`` the pair
-            ``(map, tapped map B x tap_channels x h x w or None)``.
+            Feature map ``B x C x H x W`` (``C = out_channels``).
         """
         if self.out_index is None:
-            out, tap = self.model.forward_features(x), None
+            out = self.model.forward_features(x)
         else:
-            maps = self.model(x)
-            out, tap = maps[-1], (maps[0] if self.tap_index is not None else None)
-        out = self._nchw(out)
-        if not with_tap:
-            return out
-        return out, (self._nchw(tap) if tap is not None else None)
+            out = self.model(x)[-1]
+        return self.to_nchw(out)
 
-    def _nchw(self, feats: torch.Tensor) -> torch.Tensor:
+    def to_nchw(self, feats: torch.Tensor) -> torch.Tensor:
+        """This backbone's raw map (its output, or a Grad-CAM activation) as NCHW.
+
+        The one place that converts layouts.
+
+        Args:
+            feats: ``B x H x W x C`` for NHWC models, ``B x N x C`` tokens of a square
+                grid, else ``B x C x H x W``.
+
+        Returns:
+            ``B x C x H x W`` (contiguous when converted).
+        """
         if feats.ndim == 3:  # ViT-style tokens B x N x C: fold a square grid
             b, n, c = feats.shape
             side = int(round(n**0.5))
@@ -272,23 +254,9 @@ class Backbone(nn.Module):
             return feats.permute(0, 3, 1, 2).contiguous()
         return feats
 
-    def to_nchw(self, feats: torch.Tensor) -> torch.Tensor:
-        """Convert a raw activation of this backbone (e.g. from a Grad-CAM hook) to NCHW.
-
-        Args:
-            feats: ``B x H x W x C`` for NHWC models, else ``B x C x H x W``.
-
-        Returns:
-            ``B x C x H x W``.
-        """
-        if self.channels_last_output and feats.ndim == 4:
-            return feats.permute(0, 3, 1, 2)
-        return feats
-
 
 def create_backbone(
     cfg: BranchConfig, img_size: int, in_chans: int = 3, pretrained: bool = False,
-    tap_index: int | None = None,
 ) -> Backbone:
     """Build a :class:`Backbone` from a :class:`~sqsnet.config.BranchConfig`.
 
@@ -297,7 +265,6 @@ def create_backbone(
         img_size: Model input size.
         in_chans: Input channels.
         pretrained: Load pretrained weights (hub or ``cfg.pretrained_path``).
-        tap_index: An earlier stage the branch can return as well (see :class:`Backbone`).
 
     Returns:
         The backbone.
@@ -310,5 +277,4 @@ def create_backbone(
         pretrained=pretrained,
         pretrained_path=cfg.pretrained_path,
         timm_kwargs=dict(cfg.kwargs),
-        tap_index=tap_index,
     )

@@ -12,14 +12,13 @@
 * ``model.forward_train_quads(a, p, n1, n2, target)`` is the paper's four-pass mode.
 
 Ablations: ``use_local=False`` (w/o CNN), ``use_global=False`` (w/o Swin), ``use_sqs=False``
-(w/o SQS: the training call returns the base cross-entropy only). ``global_from_local=k``
-(not in the paper) feeds the global branch the local branch's stage-``k`` map instead of the
-image.
+(w/o SQS: the training call returns the base cross-entropy only).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -31,7 +30,13 @@ from sqsnet.models.backbones import Backbone, create_backbone
 from sqsnet.models.fusion import Projection, create_fusion
 from sqsnet.models.heads import ClassifierHead
 from sqsnet.models.losses import classification_loss, distillation_loss
-from sqsnet.models.sqs import QuadMiner, Quads, SpatialQuadSimilarity, SQSOutput, sqs_loss
+from sqsnet.models.sqs import (
+    QuadMiner,
+    Quads,
+    SpatialQuadSimilarity,
+    SQSOutput,
+    sqs_loss,
+)
 
 __all__ = ["SQSNet", "TrainOutput", "create_model"]
 
@@ -50,11 +55,8 @@ class TrainOutput:
         quads: Indices into ``features`` (``None`` without SQS).
         sqs: Similarity maps ``S_AP``, ``S_AN1``, ``S_AN2``, ``R`` (``Q x H x W``) and
             ``A_hat`` (``None`` without SQS).
-        losses: ``total``, ``ce``, ``sqs_ce``, ``sqs``, ``kd``, ``aux`` (scalar tensors; the
-            SQS terms are zero when SQS is off or no quad was found, ``aux`` without the
-            global branch's auxiliary classifier).
-        aux_logits: ``B x K`` logits of the global branch's auxiliary classifier for the
-            base images (``None`` without it).
+        losses: ``total``, ``ce``, ``sqs_ce``, ``sqs``, ``kd`` (scalar tensors; the SQS
+            terms are zero when SQS is off or no quad was found).
     """
 
     logits: torch.Tensor
@@ -63,7 +65,6 @@ class TrainOutput:
     quads: Quads | None
     sqs: SQSOutput | None
     losses: dict[str, torch.Tensor] = field(default_factory=dict)
-    aux_logits: torch.Tensor | None = None
 
 
 class SQSNet(nn.Module):
@@ -86,17 +87,14 @@ class SQSNet(nn.Module):
         self.num_classes = cfg.num_classes
         self.local_branch: Backbone | None = None
         self.global_branch: Backbone | None = None
-        tap = cfg.global_from_local if cfg.use_local and cfg.use_global else None
         if cfg.use_local:
             self.local_branch = create_backbone(
-                cfg.local_branch, cfg.img_size, cfg.in_chans, cfg.pretrained, tap_index=tap
+                cfg.local_branch, cfg.img_size, cfg.in_chans, cfg.pretrained
             )
-        if cfg.use_global and tap is None:
+        if cfg.use_global:
             self.global_branch = create_backbone(
                 cfg.global_branch, cfg.img_size, cfg.in_chans, cfg.pretrained
             )
-        elif cfg.use_global:
-            self.global_branch = self._global_on_local_stage(cfg, tap)
         d3 = cfg.fused_dim
         if self.local_branch is not None and self.global_branch is not None:
             self.fusion: nn.Module = create_fusion(
@@ -119,29 +117,7 @@ class SQSNet(nn.Module):
                 s.tau, s.alpha, s.beta, s.gamma, s.normalize, s.learnable
             )
             self.sqs_head = ClassifierHead(d3, cfg.num_classes, 0.0)
-        # training-only deep supervision of the Swin branch (cfg.loss.global_aux_weight)
-        self.global_aux_head: ClassifierHead | None = None
-        if cfg.loss.global_aux_weight > 0 and self.global_branch is not None:
-            self.global_aux_head = ClassifierHead(self.global_branch.out_channels,
-                                                  cfg.num_classes, 0.0)
         self.miner = QuadMiner(cfg.sqs.negatives, torch.Generator().manual_seed(0))
-
-    def _global_on_local_stage(self, cfg: ModelConfig, tap: int) -> Backbone:
-        """The global branch built for the local branch's stage-``tap`` map."""
-        assert self.local_branch is not None and self.local_branch.tap_grid is not None
-        chans, (h, w) = self.local_branch.tap_channels, self.local_branch.tap_grid
-        assert chans is not None
-        if h != w:
-            raise ConfigError(f"model.global_from_local={tap}: the local branch's stage {tap} "
-                              f"map is {h} x {w}; the global branch needs a square input")
-        try:
-            return create_backbone(cfg.global_branch, h, chans, cfg.pretrained)
-        except ConfigError as exc:
-            raise ConfigError(
-                f"model.global_from_local={tap}: the global branch reads the local branch's "
-                f"stage-{tap} map ({chans} x {h} x {w}) and cannot take it: give it that size "
-                f"in model.global_branch.kwargs (a Swin: img_size: {h} and a patch_size that "
-                f"divides it) [{exc}]") from None
 
     @property
     def class_names(self) -> list[str]:
@@ -160,14 +136,7 @@ class SQSNet(nn.Module):
         return self._fuse(*self._branch_maps(x))
 
     def _branch_maps(self, x: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-        """``(local B x C1 x H x W, global B x C2 x H2 x W2)``; ``None`` for an absent branch.
-
-        With ``global_from_local`` the global branch reads the local branch's tapped stage.
-        """
-        if self.local_branch is not None and self.local_branch.tap_index is not None:
-            assert self.global_branch is not None
-            local, stage = self.local_branch(x, with_tap=True)
-            return local, self.global_branch(stage)
+        """``(local B x C1 x H x W, global B x C2 x H2 x W2)``; ``None`` for an absent branch."""
         local = self.local_branch(x) if self.local_branch is not None else None
         global_ = self.global_branch(x) if self.global_branch is not None else None
         return local, global_
@@ -176,23 +145,6 @@ class SQSNet(nn.Module):
         if local is not None and global_ is not None:
             return self.fusion(local, global_)
         return self.fusion(local if local is not None else global_)
-
-    def _drop_local(self, local: torch.Tensor | None) -> torch.Tensor | None:
-        """Branch dropout (``cfg.local_drop_rate``), applied by the training calls only.
-
-        Args:
-            local: ``B x C1 x H x W`` local map, or ``None``.
-
-        Returns:
-            ``local`` with each image's map replaced by zeros with probability
-            ``local_drop_rate`` (in training mode, with a global branch to fall back on);
-            otherwise ``local`` itself.
-        """
-        rate = self.cfg.local_drop_rate
-        if local is None or self.global_branch is None or rate <= 0 or not self.training:
-            return local
-        keep = torch.rand(local.shape[0], 1, 1, 1, device=local.device) >= rate
-        return local * keep.to(local.dtype)
 
     def forward_head(self, features: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         """Base classifier on a fused map.
@@ -229,14 +181,13 @@ class SQSNet(nn.Module):
         Returns:
             :class:`TrainOutput`.
         """
-        local, global_ = self._branch_maps(x)
-        features = self._fuse(self._drop_local(local), global_)
+        features = self.forward_features(x)
         if labels is None:
             labels = target if target.ndim == 1 else target.argmax(dim=-1)
         if self.sqs is not None and quads is None:
             quads = self.miner(labels).to(x.device)
         return self._train_outputs(features, torch.arange(x.shape[0], device=x.device),
-                                   target, quads, global_)
+                                   target, quads)
 
     def forward_train_quads(
         self,
@@ -259,11 +210,10 @@ class SQSNet(nn.Module):
             :class:`TrainOutput` (``features`` holds all ``4B`` maps).
         """
         b = anchor.shape[0]
-        local, global_ = self._branch_maps(torch.cat([anchor, positive, negative1, negative2]))
-        features = self._fuse(self._drop_local(local), global_)
+        features = self.forward_features(torch.cat([anchor, positive, negative1, negative2]))
         idx = torch.arange(b, device=anchor.device)
         quads = Quads(idx, idx + b, idx + 2 * b, idx + 3 * b, excluded=0) if self.sqs else None
-        return self._train_outputs(features, idx, target, quads, global_)
+        return self._train_outputs(features, idx, target, quads)
 
     def _train_outputs(
         self,
@@ -271,17 +221,12 @@ class SQSNet(nn.Module):
         base_idx: torch.Tensor,
         target: torch.Tensor,
         quads: Quads | None,
-        global_map: torch.Tensor | None = None,
     ) -> TrainOutput:
         lcfg = self.cfg.loss
         logits = self.forward_head(features[base_idx])
         ce = classification_loss(logits, target, lcfg.label_smoothing)
         zero = ce.new_zeros(())
-        losses = {"ce": ce, "sqs_ce": zero, "sqs": zero, "kd": zero, "aux": zero}
-        aux_logits: torch.Tensor | None = None
-        if self.global_aux_head is not None and global_map is not None:
-            aux_logits = self.global_aux_head(global_map[base_idx])
-            losses["aux"] = classification_loss(aux_logits, target, lcfg.label_smoothing)
+        losses = {"ce": ce, "sqs_ce": zero, "sqs": zero, "kd": zero}
         sqs_out: SQSOutput | None = None
         sqs_logits: torch.Tensor | None = None
         if self.sqs is not None and self.sqs_head is not None and quads is not None:
@@ -309,30 +254,27 @@ class SQSNet(nn.Module):
             + lcfg.sqs_ce_weight * losses["sqs_ce"]
             + self.cfg.sqs.weight * losses["sqs"]
             + lcfg.kd_weight * losses["kd"]
-            + lcfg.global_aux_weight * losses["aux"]
         )
-        return TrainOutput(logits, sqs_logits, features, quads, sqs_out, losses, aux_logits)
+        return TrainOutput(logits, sqs_logits, features, quads, sqs_out, losses)
 
-    def gradcam_targets(self) -> dict[str, tuple[nn.Module, Any]]:
+    def gradcam_targets(
+        self,
+    ) -> dict[str, tuple[nn.Module, Callable[[torch.Tensor], torch.Tensor] | None]]:
         """Grad-CAM target layers, each with a reshape transform to ``B x C x H x W``.
 
         Returns:
             ``{"local": (layer, reshape), "global": (...), "fused": (...)}`` for the branches
             present. ``reshape`` is ``None`` when the layer's output is already NCHW.
         """
-        targets: dict[str, tuple[nn.Module, Any]] = {}
+        targets: dict[str, tuple[nn.Module, Callable[[torch.Tensor], torch.Tensor] | None]] = {}
         for key, branch in (("local", self.local_branch), ("global", self.global_branch)):
             if branch is None:
                 continue
             layer = _last_spatial_layer(branch)
-            reshape = _nhwc_to_nchw if branch.channels_last_output else None
+            reshape = branch.to_nchw if branch.channels_last_output else None
             targets[key] = (layer, reshape)
         targets["fused"] = (self.fusion, None)
         return targets
-
-
-def _nhwc_to_nchw(t: torch.Tensor) -> torch.Tensor:
-    return t.permute(0, 3, 1, 2) if t.ndim == 4 else t
 
 
 def _last_spatial_layer(branch: Backbone) -> nn.Module:

@@ -1,4 +1,5 @@
-"""Train/eval transforms, 5-view TTA and the Mixup/CutMix glue."""
+"""Train/eval transforms, the 5 TTA views and the Mixup/CutMix glue (the TTA prediction
+over them is in tests/test_evaluate.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ from sqsnet.data.transforms import (
     MixupCutmix,
     build_eval_transform,
     build_train_transform,
-    tta_predict,
     tta_views,
 )
 
@@ -76,17 +76,6 @@ def test_tta_views_deterministic() -> None:
     for i in range(5):
         for j in range(i + 1, 5):
             assert not torch.allclose(v[i], v[j])
-
-
-def test_tta_predict_is_mean_softmax() -> None:
-    torch.manual_seed(0)
-    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 4))
-    x = torch.randn(3, 3, 8, 8)
-    p = tta_predict(model, x)
-    assert p.shape == (3, 4)
-    assert torch.allclose(p.sum(1), torch.ones(3))
-    manual = torch.stack([torch.softmax(model(v), -1) for v in tta_views(x)]).mean(0)
-    assert torch.allclose(p, manual, atol=1e-6)
 
 
 def _fixed(mix: MixupCutmix, lam: float, cutmix: bool = False) -> None:

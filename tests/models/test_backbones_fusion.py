@@ -5,12 +5,14 @@ from __future__ import annotations
 import pytest
 import torch
 
+from sqsnet.models import SQSNet
 from sqsnet.models.backbones import (
     Backbone,
     PretrainedWeightsError,
     UnknownModelError,
 )
 from sqsnet.models.fusion import ConcatFusion, CrossAttentionFusion, create_fusion
+from tests.helpers import tiny_model_config
 
 SWIN_KW = dict(img_size=32, embed_dim=16, depths=[1, 1], num_heads=[1, 2], window_size=4)
 
@@ -23,6 +25,22 @@ def test_swin_nhwc_is_converted_to_nchw() -> None:
     assert raw.shape == (2, 4, 4, 32)  # timm gives NHWC
     assert out.shape == (2, bb.out_channels, 4, 4) == (2, 32, 4, 4)
     assert bb.grid_size == (4, 4)
+
+
+def test_forward_is_always_one_map_and_to_nchw_is_the_one_conversion() -> None:
+    """``Backbone.forward`` returns one tensor (no tapped pair); the Grad-CAM reshape of an
+    NHWC branch is the backbone's own ``to_nchw``."""
+    bb = Backbone("swin_tiny_patch4_window7_224", img_size=32, timm_kwargs=SWIN_KW)
+    x = torch.randn(2, 3, 32, 32)
+    out = bb(x)
+    assert isinstance(out, torch.Tensor)
+    torch.testing.assert_close(out, bb.to_nchw(bb.model.forward_features(x)))
+    tokens = torch.randn(2, 16, 32)  # B x N x C of a 4 x 4 grid
+    torch.testing.assert_close(bb.to_nchw(tokens), tokens.reshape(2, 4, 4, 32).permute(0, 3, 1, 2))
+    model = SQSNet(tiny_model_config())
+    targets = model.gradcam_targets()
+    assert targets["global"][1] == model.global_branch.to_nchw  # NHWC Swin: converted
+    assert targets["local"][1] is None and targets["fused"][1] is None  # NCHW already
 
 
 def test_swin_features_only_stage_is_nchw() -> None:
@@ -76,9 +94,8 @@ def test_pretrained_for_a_model_without_published_weights_says_so(monkeypatch) -
 
 
 def test_pretrained_path_loads_local_file(tmp_path) -> None:
-    from safetensors.torch import save_file
-
     import timm
+    from safetensors.torch import save_file
 
     src = timm.create_model("resnet10t", pretrained=False)
     weights = {k: v.contiguous() for k, v in src.state_dict().items()}

@@ -46,9 +46,7 @@ def test_training_call_outputs() -> None:
     for m in (out.sqs.s_ap, out.sqs.s_an1, out.sqs.s_an2, out.sqs.r):
         assert m.shape == (8, h, w) and torch.isfinite(m).all()
     assert ((out.sqs.s_ap > 0) & (out.sqs.s_ap <= 1)).all()
-    assert set(out.losses) == {"total", "ce", "sqs_ce", "sqs", "kd", "aux"}
-    assert float(out.losses["aux"]) == 0.0 and out.aux_logits is None  # off by default
-    assert model.global_aux_head is None
+    assert set(out.losses) == {"total", "ce", "sqs_ce", "sqs", "kd"}
     expected = (out.losses["ce"] + out.losses["sqs_ce"] + 0.5 * out.losses["sqs"]
                 + 1.0 * out.losses["kd"])
     torch.testing.assert_close(out.losses["total"], expected)
@@ -66,43 +64,6 @@ def test_every_trainable_parameter_gets_a_gradient(learnable: bool) -> None:
     zero = [n for n, p in model.named_parameters()
             if p.requires_grad and p.grad is not None and not torch.isfinite(p.grad).all()]
     assert zero == []
-
-
-def _aux_model(weight: float = 0.3, **overrides: object) -> SQSNet:
-    cfg = tiny_model_config(**overrides)
-    cfg.loss.global_aux_weight = weight
-    return SQSNet(cfg)
-
-
-def test_global_aux_classifier_is_a_training_only_term() -> None:
-    torch.manual_seed(0)
-    model = _aux_model(0.3)
-    assert model.global_aux_head is not None
-    x = torch.randn(8, 3, 32, 32)
-    model.eval()  # no stochastic depth: the branch gives the same map twice
-    out = model.forward_train(x, LABELS)
-    pooled = model.global_branch(x).mean(dim=(2, 3))  # B x C2, by hand
-    logits = pooled @ model.global_aux_head.fc.weight.T + model.global_aux_head.fc.bias
-    torch.testing.assert_close(out.aux_logits, logits)
-    aux = torch.nn.functional.cross_entropy(logits, LABELS, label_smoothing=0.1)
-    torch.testing.assert_close(out.losses["aux"], aux)
-    expected = (out.losses["ce"] + out.losses["sqs_ce"] + 0.5 * out.losses["sqs"]
-                + out.losses["kd"] + 0.3 * aux)
-    torch.testing.assert_close(out.losses["total"], expected)
-    out.losses["total"].backward()
-    missing = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
-    assert missing == []
-    model.eval()
-    calls: list[int] = []
-    model.global_aux_head.register_forward_hook(lambda *a: calls.append(1))
-    with torch.no_grad():
-        assert model(x).shape == (8, 4)
-    assert calls == []  # inference never runs it
-    four = model.train().forward_train_quads(*(x[:2],) * 4, LABELS[:2])
-    assert four.aux_logits is not None and four.aux_logits.shape == (2, 4)  # anchors only
-    assert _aux_model(0.3, use_global=False).global_aux_head is None  # no Swin, no head
-    with pytest.raises(ConfigError, match="global_aux_weight"):
-        create_model(tiny_model_config(), loss={"global_aux_weight": -1})
 
 
 def test_inference_never_runs_sqs() -> None:
