@@ -332,7 +332,10 @@ def load_model(
     """
     ckpt = load_checkpoint(name_or_path)
     try:
-        model = SQSNet(replace(ckpt.config.model, pretrained=False))
+        m = ckpt.config.model
+        model = SQSNet(replace(m, pretrained=False,
+                               local_branch=replace(m.local_branch, pretrained=False),
+                               global_branch=replace(m.global_branch, pretrained=False)))
     except SQSNetError as err:
         raise CheckpointError(f"{ckpt.path}: cannot build the model of its config: "
                               f"{err}") from None

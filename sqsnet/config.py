@@ -73,14 +73,23 @@ class BranchConfig:
             ``features_only`` (e.g. ``2`` = stride-8 stage of a ResNet).
         kwargs: Extra keyword arguments for ``timm.create_model`` (``img_size``,
             ``window_size``, ``embed_dim``, ``depths``, ...).
-        pretrained_path: Local weights file (``.safetensors``/``.pth``/``.bin``) used
-            instead of the Hugging Face hub when ``ModelConfig.pretrained`` is true.
+        pretrained_path: Where pretrained weights come from instead of the Hugging Face
+            hub: a local file (``.safetensors``, or ``.pth``/``.bin`` read with
+            ``weights_only=True``) or ``package:<name>`` for a file inside an installed
+            package (``package:efficientnet-lite0``; :mod:`sqsnet.models.pretrained`).
+        pretrained_map: Named key mapping from the file's names onto timm's
+            (``efficientnet_lite_lukemelas``); ``None``: the package's own, or none.
+        pretrained: Whether this branch starts from pretrained weights; ``None`` follows
+            ``ModelConfig.pretrained`` (so a hybrid can start its CNN pretrained and its
+            Swin from scratch).
     """
 
     name: str = "resnet18"
     out_index: int | None = None
     kwargs: dict[str, Any] = field(default_factory=dict)
     pretrained_path: str | None = None
+    pretrained_map: str | None = None
+    pretrained: bool | None = None
 
 
 @dataclass

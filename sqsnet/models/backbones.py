@@ -12,9 +12,12 @@ Which map a branch returns is set by ``BranchConfig.out_index``:
 * an int: stage ``out_index`` of ``features_only`` (e.g. the stride-8 stage of a ResNet,
   which keeps a useful grid on 48-64 px faces).
 
-Pretrained weights come from the Hugging Face hub via timm, or from a local file
-(``BranchConfig.pretrained_path``). Offline, a hub download fails at once with one sentence
-explaining how to pass a local file (:class:`PretrainedWeightsError`).
+Pretrained weights come from the Hugging Face hub via timm, from a local file
+(``BranchConfig.pretrained_path``), or from an installed package
+(``pretrained_path: package:efficientnet-lite0``) through a named key mapping
+(``BranchConfig.pretrained_map``; :mod:`sqsnet.models.pretrained`). Offline, a hub download
+fails at once with one sentence explaining how to pass a local file
+(:class:`PretrainedWeightsError`).
 """
 
 from __future__ import annotations
@@ -33,14 +36,11 @@ from torch import nn
 
 from sqsnet.config import BranchConfig, ConfigError
 from sqsnet.errors import SQSNetError
+from sqsnet.models.pretrained import PACKAGE_PREFIX, PretrainedWeightsError, load_pretrained
 
 __all__ = ["Backbone", "PretrainedWeightsError", "UnknownModelError", "create_backbone"]
 
 _LOG = logging.getLogger(__name__)
-
-
-class PretrainedWeightsError(SQSNetError, RuntimeError):
-    """Pretrained weights were asked for but could not be obtained."""
 
 
 class UnknownModelError(SQSNetError, ValueError):
@@ -86,13 +86,28 @@ def _cached_weights(name: str) -> str | None:
 
 
 def _create_timm(
-    name: str, pretrained: bool, pretrained_path: str | None, **kwargs: Any
+    name: str, pretrained: bool, pretrained_path: str | None,
+    pretrained_map: str | None = None, **kwargs: Any,
 ) -> nn.Module:
-    """``timm.create_model`` with clear errors for unknown names and missing weights."""
+    """``timm.create_model`` with clear errors for unknown names and missing weights.
+
+    A package source or a key mapping is loaded by :func:`~sqsnet.models.pretrained.
+    load_pretrained` into a model built without weights; a plain file goes through timm's
+    own loader (which adapts, e.g., position tables to another input size).
+    """
     if not timm.is_model(name):
         close = timm.list_models(f"*{name.split('_')[0]}*")[:8]
         hint = f" (similar: {', '.join(close)})" if close else ""
         raise UnknownModelError(f"unknown timm model '{name}'{hint}")
+    if pretrained and pretrained_path and (
+            pretrained_map or pretrained_path.startswith(PACKAGE_PREFIX)):
+        model = _create_timm(name, False, None, **kwargs)
+        load_pretrained(model, pretrained_path, pretrained_map)
+        return model
+    if pretrained and pretrained_map:
+        raise PretrainedWeightsError(
+            f"pretrained_map '{pretrained_map}' for '{name}' needs a pretrained_path (a "
+            f"weights file or {PACKAGE_PREFIX}<name>) to map")
     if pretrained and pretrained_path:
         path = Path(pretrained_path).expanduser()
         if not path.is_file():
@@ -149,7 +164,9 @@ class Backbone(nn.Module):
         in_chans: Input channels.
         out_index: ``None`` for ``forward_features``, else a ``features_only`` stage index.
         pretrained: Load pretrained weights.
-        pretrained_path: Local weights file instead of the hub.
+        pretrained_path: Local weights file or ``package:<name>`` instead of the hub.
+        pretrained_map: Key mapping name for ``pretrained_path`` (see
+            :data:`sqsnet.models.pretrained.KEY_MAPPINGS`).
         timm_kwargs: Passed to ``timm.create_model``.
 
     Attributes:
@@ -167,6 +184,7 @@ class Backbone(nn.Module):
         pretrained: bool = False,
         pretrained_path: str | None = None,
         timm_kwargs: dict[str, Any] | None = None,
+        pretrained_map: str | None = None,
     ) -> None:
         super().__init__()
         kwargs = dict(timm_kwargs or {})
@@ -174,14 +192,16 @@ class Backbone(nn.Module):
         self.out_index = out_index
         if out_index is None:
             self.model = _create_timm(
-                name, pretrained, pretrained_path, in_chans=in_chans, num_classes=0,
+                name, pretrained, pretrained_path, pretrained_map, in_chans=in_chans,
+                num_classes=0,
                 global_pool="", **kwargs,
             )
             channels = int(self.model.num_features)
             fmt = getattr(self.model, "output_fmt", "NCHW")
         else:
             self.model = _create_timm(
-                name, pretrained, pretrained_path, in_chans=in_chans, features_only=True,
+                name, pretrained, pretrained_path, pretrained_map, in_chans=in_chans,
+                features_only=True,
                 out_indices=(out_index,), **kwargs,
             )
             channels = int(self.model.feature_info.channels()[-1])
@@ -264,7 +284,9 @@ def create_backbone(
         cfg: Branch settings.
         img_size: Model input size.
         in_chans: Input channels.
-        pretrained: Load pretrained weights (hub or ``cfg.pretrained_path``).
+        pretrained: ``model.pretrained``; the branch's own ``cfg.pretrained``, when set,
+            overrides it. Weights come from ``cfg.pretrained_path`` (through
+            ``cfg.pretrained_map``) or the hub.
 
     Returns:
         The backbone.
@@ -274,7 +296,8 @@ def create_backbone(
         img_size=img_size,
         in_chans=in_chans,
         out_index=cfg.out_index,
-        pretrained=pretrained,
+        pretrained=pretrained if cfg.pretrained is None else cfg.pretrained,
         pretrained_path=cfg.pretrained_path,
         timm_kwargs=dict(cfg.kwargs),
+        pretrained_map=cfg.pretrained_map,
     )
