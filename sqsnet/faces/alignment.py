@@ -1,5 +1,5 @@
-"""Cut square, upright face crops: the eye-levelling rotation, the square crop with a
-margin, and the whole-image fallback.
+"""Cut square, upright face crops: the eye-levelling rotation, the rotated square crop,
+and the whole-image fallback.
 
 :class:`Face` is one face with its crop. :func:`square_crop` cuts a square centred on a
 point, rotated about it (``cv2.warpAffine``); :func:`eye_angle` is the tilt of the eye line
@@ -53,9 +53,9 @@ class Face:
         landmarks: Points in original-image pixels keyed by :data:`LANDMARK_NAMES`
             (``left_eye`` = the eye on the image's left), or ``None`` when the detector
             gives none (Haar, whole-image fallback).
-        crop: The face as a square RGB PIL image: centred on the box, with the margin
-            added, rotated so the eyes are level when aligned; out-of-image parts are
-            filled by the detector's ``border`` mode.
+        crop: The face as a square RGB PIL image cut around the box by the detector's
+            framing (:mod:`sqsnet.faces.framing`), rotated so the eyes are level when
+            aligned; out-of-image parts are filled by the detector's ``border`` mode.
         angle: Degrees the crop was rotated counter-clockwise to level the eyes (``0.0``
             when not aligned). Equal to the eye line's tilt in the original image.
         whole_image: ``True`` for the :func:`whole_image_face` fallback (not detected).

@@ -36,6 +36,7 @@ from .alignment import (
     square_crop,
     whole_image_face,
 )
+from .framing import FER2013_FRAMING, FaceFraming, framing_square
 from .images import MAX_IMAGE_PIXELS, ImageSource, describe_source, load_image
 
 __all__ = [
@@ -221,7 +222,7 @@ def _unavailable_message() -> str:
 
 
 class FaceDetector:
-    """Detect faces and cut aligned, square crops with a margin.
+    """Detect faces and cut aligned, square crops framed the way the model was trained.
 
     The model is loaded lazily on the first :meth:`detect` (or :meth:`load`) and reused;
     detection is serialised by a lock, so one instance can be shared by the threads of a
@@ -237,8 +238,9 @@ class FaceDetector:
         min_face: Smallest face kept, as the shorter box side in original-image pixels.
             Faces much smaller than about 10 pixels *in the detection image* cannot be
             found, so on images downscaled for detection the effective minimum is larger.
-        margin: Added on each side of the face, as a fraction of the box's longer side
-            (``0.25`` makes the crop 1.5x the face).
+        margin: Crop with this margin on each side of the box instead, as a fraction of
+            the box's longer side (``0.25`` makes the crop 1.5x the box; the default before
+            the FER2013 framing). Same as ``framing=FaceFraming.from_margin(margin)``.
         align: Rotate the crop so the eyes are level, where the backend gives landmarks.
         score_threshold: YuNet confidence threshold.
         nms_threshold: YuNet non-maximum-suppression IoU threshold.
@@ -252,15 +254,19 @@ class FaceDetector:
         backend: ``"auto"`` (YuNet, else Haar), ``"yunet"`` or ``"haar"``.
         model_path: A YuNet ONNX file to use instead of :func:`find_yunet_model`'s.
         max_pixels: Passed to :func:`load_image`.
+        framing: How the crop sits on the box (:class:`~sqsnet.faces.FaceFraming`); the
+            default (neither ``margin`` nor ``framing``) is
+            :data:`~sqsnet.faces.FER2013_FRAMING`, a square of 0.97x the box's longer
+            side, which shows the model faces framed as in its training data.
 
     Raises:
-        ValueError: A parameter is out of range.
+        ValueError: A parameter is out of range, or both ``margin`` and ``framing`` given.
     """
 
     def __init__(
         self,
         min_face: int = 20,
-        margin: float = 0.25,
+        margin: float | None = None,
         align: bool = True,
         *,
         score_threshold: float = 0.6,
@@ -273,11 +279,16 @@ class FaceDetector:
         backend: str = "auto",
         model_path: str | os.PathLike[str] | None = None,
         max_pixels: int | None = MAX_IMAGE_PIXELS,
+        framing: FaceFraming | None = None,
     ) -> None:
         if min_face < 1:
             raise ValueError(f"min_face must be >= 1, got {min_face}")
-        if not 0.0 <= margin <= 4.0:
-            raise ValueError(f"margin must be within [0, 4], got {margin}")
+        if framing is not None and not isinstance(framing, FaceFraming):
+            raise ValueError(f"framing must be a FaceFraming, got {type(framing).__name__}")
+        if margin is not None and framing is not None:
+            raise ValueError(f"give margin ({margin}) or framing ({framing.label}), not both")
+        if margin is not None:
+            framing = FaceFraming.from_margin(margin)  # ValueError outside [0, 4]
         if not 0.0 < score_threshold <= 1.0:
             raise ValueError(f"score_threshold must be within (0, 1], got {score_threshold}")
         if not 0.0 < nms_threshold <= 1.0:
@@ -295,7 +306,7 @@ class FaceDetector:
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
         self.min_face = int(min_face)
-        self.margin = float(margin)
+        self.framing: FaceFraming = framing if framing is not None else FER2013_FRAMING
         self.align = bool(align)
         self.score_threshold = float(score_threshold)
         self.nms_threshold = float(nms_threshold)
@@ -313,7 +324,7 @@ class FaceDetector:
     def __repr__(self) -> str:
         loaded = self._impl.name if self._impl is not None else "not loaded"
         return (
-            f"FaceDetector(min_face={self.min_face}, margin={self.margin}, align={self.align}, "
+            f"FaceDetector(min_face={self.min_face}, framing={self.framing.label!r}, align={self.align}, "
             f"backend={self.backend!r} [{loaded}])"
         )
 
@@ -401,11 +412,9 @@ class FaceDetector:
     def _make_face(self, rgb: np.ndarray, box: np.ndarray, score: float, pts: np.ndarray | None) -> Face:
         height, width = rgb.shape[:2]
         x, y, w, h = (float(v) for v in box)
-        center = (x + w / 2.0, y + h / 2.0)
         angle = eye_angle(pts) if (self.align and pts is not None) else 0.0
-        crop = square_crop(
-            rgb, center, max(w, h) * (1.0 + 2.0 * self.margin), angle, self.crop_size, BORDERS[self.border]
-        )
+        cx, cy, side = framing_square((x, y, x + w, y + h), self.framing, angle)
+        crop = square_crop(rgb, (cx, cy), side, angle, self.crop_size, BORDERS[self.border])
         x0, y0 = max(0, int(math.floor(x))), max(0, int(math.floor(y)))
         x1, y1 = min(width, int(math.ceil(x + w))), min(height, int(math.ceil(y + h)))
         landmarks = None

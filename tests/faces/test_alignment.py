@@ -31,7 +31,11 @@ def test_margin_sets_crop_side(fer_faces):
 
 
 @needs_yunet
-def test_real_photo_alignment_levels_the_eyes(detector, hopper):
+def test_real_photo_alignment_levels_the_eyes(hopper):
+    # A margin leaves context around the face, so that the crop can be detected again; the
+    # default FER2013 framing crops the face so tightly that YuNet's landmarks on the
+    # re-detected crop are a few degrees less exact.
+    detector = FaceDetector(margin=0.25)
     result = detector.detect(hopper)
     assert len(result.faces) == 1 and result.faces[0].score > 0.8
     upright_angle = result.faces[0].angle
