@@ -2,15 +2,17 @@
 
 Three tabs, one shared service (:class:`sqsnet.service.LabService`, built once):
 
-* **Predict**: upload a photo or use the webcam; every face is found (YuNet), aligned,
-  cropped and classified, with its class probabilities and a Grad-CAM overlay. A photo
-  without a face says so and offers to classify the whole image.
+* **Predict**: upload a photo, use the webcam or click an example; every face is found
+  (YuNet), aligned, cropped and classified (numbered left to right), with all class
+  probabilities and a Grad-CAM overlay. A photo without a face says so and offers to
+  classify the whole image.
 * **SQS explorer**: pick an anchor, a positive and two negatives (upload, or click a
   gallery image) and see the per-location maps S_AP, S_AN1, S_AN2 and R of Spatial
-  Quad-Similarity over the faces, with the hinge loss. The gallery holds a bounded sample
-  per class of any labelled data folder passed with ``--gallery`` plus the visitor's uploads.
-* **Model**: the model card of the loaded checkpoint and a switch between the SQSNet
-  checkpoints found under ``--checkpoints DIR``.
+  Quad-Similarity over the faces, with the hinge loss; it opens on a ready quad. The
+  gallery holds a bounded sample per class of the labelled data folder passed with
+  ``--gallery`` (else the bundled example faces) plus the visitor's uploads.
+* **Model**: the model card of the loaded checkpoint (summary; details folded) and a
+  switch between the SQSNet checkpoints found under ``--checkpoints DIR``.
 
 This file only lays out the page (:func:`build_demo`) and starts it (:func:`main`); each tab
 is a module of ``space_ui/`` beside it, and all the work is in :mod:`sqsnet.service`. Run
@@ -109,7 +111,7 @@ def build_demo(
     with gr.Blocks(title="SQSNet lab") as demo:
         gr.Markdown(_header(lab))
         with gr.Tab("Predict"):
-            predict = predict_tab.layout()
+            predict = predict_tab.layout(lab)
         with gr.Tab("SQS explorer"):
             explorer = explorer_tab.layout(lab)
         with gr.Tab("Model"):
@@ -131,7 +133,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--checkpoint", default="default",
                         help="'default' (bundled FERPlus model), a .safetensors file or a run folder")
     parser.add_argument("--gallery", default=os.environ.get("SQSNET_GALLERY") or None,
-                        help="labelled data folder for the SQS explorer gallery (e.g. "
+                        help="labelled data folder for the SQS explorer gallery (default: "
+                             "the bundled example faces; e.g. "
                              ".../ferplus/FER2013Valid or a <class>/*.jpg tree)")
     parser.add_argument("--gallery-per-class", type=int, default=GALLERY_PER_CLASS)
     parser.add_argument("--checkpoints", default=None,

@@ -8,16 +8,25 @@ strings) to them; tests and notebooks call the same functions without a server.
   shared by every visitor (models, gallery, checkpoints).
 * :mod:`sqsnet.service.store`: :class:`ModelStore`, checkpoints by key, the loaded models
   (least recently used dropped), the shared face detector and the one model lock.
-* :mod:`sqsnet.service.predict`: photo -> faces -> probabilities -> Grad-CAM
-  (:func:`analyse_photo`, :class:`PhotoResult`).
+* :mod:`sqsnet.service.predict`: photo -> faces (numbered left to right) -> probabilities
+  -> Grad-CAM (:func:`analyse_photo`, :class:`PhotoResult`).
+* :mod:`sqsnet.service.explain`: ranked probabilities, flat Grad-CAM maps, the colour
+  scale, the whole-image caution.
+* :mod:`sqsnet.service.examples`: the example images shipped in ``sqsnet/examples``
+  (the default gallery, the explorer's opening quad).
+* :mod:`sqsnet.service.export`: ``sqsnet export-space``, a self-contained Space folder
+  (not imported here).
 * :mod:`sqsnet.service.quad`: the SQS maps of one quad (:func:`quad_maps`).
 * :mod:`sqsnet.service.gallery`: the labelled gallery, a visitor's uploads, random quads.
-* :mod:`sqsnet.service.card`: model cards from ``MODEL_CARD.md`` or checkpoint metadata.
+* :mod:`sqsnet.service.card`: model cards from ``MODEL_CARD.md`` or checkpoint metadata
+  (a summary and folded details), the accuracy at the crop the model runs.
 * :mod:`sqsnet.service.uploads`: decoding uploads (paths, bytes, base64 ``data:`` URLs)
   and the one-line messages for errors.
 * :mod:`sqsnet.service.drawing`: display sizes, resizing, figures to images.
 """
 
+from sqsnet.service.card import CardText
+from sqsnet.service.examples import Example, ExamplesError, load_examples
 from sqsnet.service.gallery import (
     GALLERY_PER_CLASS,
     MAX_SESSION_UPLOADS,
@@ -42,6 +51,9 @@ __all__ = [
     "MAX_FACES_SHOWN",
     "MAX_SESSION_UPLOADS",
     "SLOTS",
+    "CardText",
+    "Example",
+    "ExamplesError",
     "FaceView",
     "GalleryError",
     "GalleryItem",
@@ -53,6 +65,7 @@ __all__ = [
     "decode_data_url",
     "find_checkpoints",
     "is_data_url",
+    "load_examples",
     "load_gallery",
     "read_checkpoint_header",
     "user_message",

@@ -9,9 +9,11 @@ Markdown strings); none raises for bad input.
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,8 +22,19 @@ from typing import Any
 from PIL import Image
 
 from sqsnet.inference import Predictor
-from sqsnet.service.card import info_line
+from sqsnet.service.card import CardText, info_line
 from sqsnet.service.card import model_card as render_card
+from sqsnet.service.examples import (
+    EXAMPLES_DIR,
+    EXAMPLES_SOURCE,
+    Example,
+    ExampleSet,
+    ExamplesError,
+    example_gallery,
+    load_examples,
+    predict_examples,
+    ready_quad,
+)
 from sqsnet.service.gallery import (
     GALLERY_PER_CLASS,
     GalleryItem,
@@ -38,6 +51,8 @@ from sqsnet.service.uploads import Upload, user_message
 
 __all__ = ["LabService"]
 
+_LOG = logging.getLogger(__name__)
+
 
 class LabService:
     """Models, gallery and checkpoints behind the app, and what the app asks of them.
@@ -45,9 +60,12 @@ class LabService:
     Args:
         checkpoint: ``"default"`` (the bundled FERPlus model), a ``.safetensors`` file or
             a run folder; loaded now, so a broken file fails at start-up.
-        gallery: A labelled data folder for the SQS explorer's gallery, or ``None``.
+        gallery: A labelled data folder for the SQS explorer's gallery, or ``None`` for
+            the bundled example faces.
         checkpoints_dir: A folder whose SQSNet checkpoints can be switched to.
         gallery_per_class: Gallery images sampled per class.
+        examples: The examples folder (default: the package's ``sqsnet/examples``);
+            ``None`` for none. A broken folder is logged and left out.
 
     Raises:
         CheckpointError: The checkpoint cannot be loaded, or ``checkpoints_dir`` is not a
@@ -61,14 +79,22 @@ class LabService:
         gallery: str | os.PathLike[str] | None = None,
         checkpoints_dir: str | os.PathLike[str] | None = None,
         gallery_per_class: int = GALLERY_PER_CLASS,
+        examples: str | os.PathLike[str] | None = EXAMPLES_DIR,
     ) -> None:
         self.store = ModelStore(checkpoint, checkpoints_dir)
         self._gallery_dir: tempfile.TemporaryDirectory[str] | None = None
+        self.examples = _read_examples(examples)
         self.gallery: list[GalleryItem] = []
+        self.gallery_source: str | None = None
         if gallery is not None:  # before the model: a wrong path fails fast
             self._gallery_dir = tempfile.TemporaryDirectory(prefix="sqsnet-gallery-")
             self.gallery = load_gallery(gallery, gallery_per_class, out_dir=self._gallery_dir.name)
-        self.gallery_source = str(gallery) if gallery is not None else None
+            self.gallery_source = str(gallery)
+        elif self.examples.faces:
+            self.gallery = example_gallery(self.examples)
+            self.gallery_source = EXAMPLES_SOURCE
+        self._opening: QuadResult | None = None
+        self._opening_lock = threading.Lock()
         self.store.get()
 
     # -- models and checkpoints -------------------------------------------------------
@@ -133,6 +159,30 @@ class LabService:
         """A random quad from the gallery; see :func:`sqsnet.service.gallery.random_quad`."""
         return random_quad(self.gallery, rng)
 
+    def opening_quad(self) -> tuple[list[GalleryItem] | None, QuadResult]:
+        """The quad the explorer opens on and its maps (computed once, then shared).
+
+        Returns:
+            ``(items, result)``: the anchor, positive and negatives from the gallery
+            (:func:`~sqsnet.service.examples.ready_quad`) and their maps; ``(None, result)``
+            with a status saying why when the gallery has no quad.
+        """
+        with self._opening_lock:
+            items, status = ready_quad(self.gallery)
+            if items is None:
+                return None, QuadResult(status=status)
+            if self._opening is None:
+                result = self.quad_maps(*(it.path for it in items),
+                                        labels=[it.label for it in items])
+                if result.error:  # not kept: the next page load tries again
+                    return items, result
+                self._opening = result
+            return items, self._opening
+
+    def predict_examples(self) -> list[Example]:
+        """The examples the Predict tab offers (photos, then one face per class)."""
+        return predict_examples(self.examples)
+
     def gallery_entries(self, uploads: Sequence[GalleryItem] | None) -> list[tuple[str, str]]:
         """``(path, caption)`` of the gallery, then the visitor's uploads."""
         return gallery_entries(self.gallery, uploads)
@@ -148,23 +198,40 @@ class LabService:
 
     # -- Model ------------------------------------------------------------------------
 
-    def model_card(self, key: str | None = None) -> tuple[str, dict[str, Any]]:
-        """``(markdown, raw header)`` describing a checkpoint; never raises."""
+    def model_card(self, key: str | None = None) -> tuple[CardText, dict[str, Any]]:
+        """``(card, raw header)`` describing a checkpoint; never raises.
+
+        The card's ``summary`` fits a screen; its ``details`` (possibly empty) are for a
+        folded section.
+        """
         key = key or self.default_key
         path = self.store.checkpoints.get(key)
         if path is None:
-            return f"⚠️ Unknown checkpoint {key!r}.", {}
+            return CardText(f"⚠️ Unknown checkpoint {key!r}."), {}
         try:
             header = read_checkpoint_header(path)
         except Exception as exc:  # one sentence in the page
-            return f"⚠️ {user_message(exc, 'reading the checkpoint')}", {}
+            return CardText(f"⚠️ {user_message(exc, 'reading the checkpoint')}"), {}
         return render_card(path, header, self.store.is_loaded(key)), header
 
     def checkpoint_info_line(self, key: str | None = None) -> str:
-        """One line on a checkpoint (key, dataset, validation accuracy); ``""`` if unreadable."""
+        """One line on a checkpoint: key, dataset, accuracy at the crop it runs with, file
+        size; ``""`` if unreadable."""
         key = key or self.default_key
         try:
-            header = read_checkpoint_header(self.store.path(key))
+            path = self.store.path(key)
+            header = read_checkpoint_header(path)
         except Exception:  # the line is decoration: leave it out
             return ""
-        return info_line(key, header)
+        return info_line(key, header, path.stat().st_size)
+
+
+def _read_examples(folder: str | os.PathLike[str] | None) -> ExampleSet:
+    """The examples of ``folder``; none (and a logged warning) when it is broken."""
+    if folder is None:
+        return ExampleSet((), (), Path())
+    try:
+        return load_examples(folder)
+    except ExamplesError as exc:  # decoration: the app works without it
+        _LOG.warning("no examples: %s", exc)
+        return ExampleSet((), (), Path(folder))

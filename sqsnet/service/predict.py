@@ -1,8 +1,9 @@
 """Predict: from an uploaded photo to faces, class probabilities and Grad-CAM overlays.
 
 :func:`analyse_photo` is the whole Predict tab as plain Python: decode the upload, find and
-classify every face (or the whole image when asked and none is found), draw the boxes, and
-add a Grad-CAM overlay for the faces shown. It never raises: bad input comes back as a
+classify every face (or the whole image when asked and none is found), number the faces
+from left to right, draw the boxes, and add a Grad-CAM overlay for the faces shown (the
+:data:`MAX_FACES_SHOWN` largest), noting maps that are flat. It never raises: bad input comes back as a
 :class:`PhotoResult` whose ``status`` is one sentence and ``error`` is true. The page (or
 any other caller) only has to show the result's fields.
 """
@@ -20,6 +21,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from sqsnet.inference import FacePrediction, Predictor
 from sqsnet.service.drawing import DISPLAY_SIDE, FACE_CROP_SIDE, fit, fit_within
+from sqsnet.service.explain import WHOLE_IMAGE_CAUTION, flat_note, is_flat
 from sqsnet.service.store import ModelStore
 from sqsnet.service.uploads import Upload, is_empty_upload, load_upload, user_message
 from sqsnet.viz import available_branches, gradcam, gradcam_overlay, model_view
@@ -32,10 +34,11 @@ __all__ = [
     "add_gradcam",
     "analyse_photo",
     "annotate",
+    "number_left_to_right",
 ]
 
 MAX_FACES_SHOWN = 6
-"""Faces shown with their own probabilities and Grad-CAM (the largest first)."""
+"""Faces shown with their own probabilities and Grad-CAM (the largest ones)."""
 CAM_BRANCHES = ("fused", "local", "global", "off")
 """Grad-CAM choices: the fused map, the CNN branch, the Swin branch, or none."""
 NOTHING_UPLOADED = "Upload a photo or take one with the webcam."
@@ -49,7 +52,7 @@ class FaceView:
     """One face as the page shows it.
 
     Attributes:
-        index: 1-based number of the face in the photo (the largest is 1).
+        index: 1-based number of the face in the photo, from left to right.
         box: ``(x0, y0, x1, y1)`` in the photo.
         crop: The aligned face crop the model saw, RGB.
         probabilities: Class name -> probability.
@@ -58,6 +61,10 @@ class FaceView:
         detector_score: Detector confidence (0.0 for the whole image).
         whole_image: No face was found and the whole image was classified.
         cam: The Grad-CAM overlay (``FACE_CROP_SIDE`` square), or ``None``.
+        cam_flat: The Grad-CAM map is flat (shows nothing; see
+            :func:`sqsnet.service.explain.is_flat`).
+        shown: The face is among the :data:`MAX_FACES_SHOWN` largest, which the page
+            shows with their own crop, probabilities and Grad-CAM.
     """
 
     index: int
@@ -69,13 +76,15 @@ class FaceView:
     detector_score: float
     whole_image: bool
     cam: Image.Image | None = None
+    cam_flat: bool = False
+    shown: bool = True
 
     @classmethod
-    def from_prediction(cls, index: int, pred: FacePrediction) -> FaceView:
+    def from_prediction(cls, index: int, pred: FacePrediction, shown: bool = True) -> FaceView:
         """The view of one :class:`~sqsnet.inference.FacePrediction`."""
         return cls(index=index, box=pred.box, crop=pred.crop, probabilities=pred.probabilities,
                    label=pred.label, confidence=pred.probabilities[pred.label],
-                   detector_score=pred.score, whole_image=pred.whole_image)
+                   detector_score=pred.score, whole_image=pred.whole_image, shown=shown)
 
 
 @dataclass
@@ -84,7 +93,7 @@ class PhotoResult:
 
     Attributes:
         status: One Markdown sentence (what was found, or what is wrong).
-        faces: Every face, largest first (may exceed :data:`MAX_FACES_SHOWN`).
+        faces: Every face, from left to right (may exceed :data:`MAX_FACES_SHOWN`).
         annotated: The photo (at most :data:`DISPLAY_SIDE`) with numbered boxes.
         no_face: No face was found and the whole image was not classified.
         error: ``status`` describes bad input or a failure.
@@ -98,13 +107,19 @@ class PhotoResult:
     error: bool = False
     timings_ms: dict[str, float] = field(default_factory=dict)
 
+    @property
+    def shown_faces(self) -> list[FaceView]:
+        """The faces the page shows one by one (the largest), from left to right."""
+        return [f for f in self.faces if f.shown]
+
     def as_json(self) -> dict[str, Any]:
         """Plain JSON (the API output): faces without images, flags and timings."""
         return {
             "faces": [
-                {"box": list(f.box), "label": f.label, "confidence": f.confidence,
-                 "probabilities": f.probabilities, "detector_score": f.detector_score,
-                 "whole_image": f.whole_image}
+                {"index": f.index, "box": list(f.box), "label": f.label,
+                 "confidence": f.confidence, "probabilities": f.probabilities,
+                 "detector_score": f.detector_score, "whole_image": f.whole_image,
+                 "gradcam_flat": f.cam_flat if f.cam is not None else None}
                 for f in self.faces
             ],
             "no_face": self.no_face,
@@ -149,8 +164,29 @@ def annotate(image: Image.Image, faces: Sequence[FaceView]) -> Image.Image:
     return shown
 
 
+def number_left_to_right(results: Sequence[FacePrediction],
+                         shown: int = MAX_FACES_SHOWN) -> list[FaceView]:
+    """Views of the detected faces, numbered from left to right.
+
+    Args:
+        results: The predictions, largest face first (as the predictor returns them).
+        shown: How many of the largest are marked ``shown``.
+
+    Returns:
+        The faces ordered by the horizontal centre of their box (then its top), numbered
+        from 1.
+    """
+    def position(k: int) -> tuple[float, float]:
+        x0, y0, x1, _ = results[k].box
+        return ((x0 + x1) / 2, y0)
+
+    order = sorted(range(len(results)), key=position)
+    return [FaceView.from_prediction(i + 1, results[k], shown=k < shown)
+            for i, k in enumerate(order)]
+
+
 def add_gradcam(store: ModelStore, pred: Predictor, faces: Sequence[FaceView], branch: str) -> str:
-    """Fill ``face.cam`` for ``faces`` with the Grad-CAM of one branch.
+    """Fill ``face.cam`` (and ``face.cam_flat``) for ``faces`` with the Grad-CAM of a branch.
 
     Grad-CAM hooks the shared model and runs backward, so it holds the store's model lock.
 
@@ -162,7 +198,8 @@ def add_gradcam(store: ModelStore, pred: Predictor, faces: Sequence[FaceView], b
             ``fused``, and says so.
 
     Returns:
-        A note for the status line (``""`` when all went well).
+        A note for the status line: a missing branch, maps that are flat (``""`` when all
+        went well).
     """
     note = ""
     if branch not in available_branches(pred.model):
@@ -174,7 +211,8 @@ def add_gradcam(store: ModelStore, pred: Predictor, faces: Sequence[FaceView], b
     for face, cam in zip(faces, maps):
         shown = fit(model_view(pred.model, face.crop), FACE_CROP_SIDE)
         face.cam = gradcam_overlay(shown, np.asarray(cam))
-    return note
+        face.cam_flat = is_flat(cam)
+    return note + flat_note(branch, [f.index for f in faces if f.cam_flat])
 
 
 def _no_face_status(size: tuple[int, int], min_face: int) -> str:
@@ -189,10 +227,13 @@ def _found_status(faces: Sequence[FaceView], size: tuple[int, int],
     w, h = size
     if faces[0].whole_image:
         head = (f"**No face found**; classified the **whole image** ({w}x{h}, centre "
-                f"square): **{faces[0].label}** ({faces[0].confidence:.0%}).")
+                f"square): **{faces[0].label}** ({faces[0].confidence:.0%}). "
+                + WHOLE_IMAGE_CAUTION)
     else:
         n = len(faces)
         head = f"Found **{n} face{'s' if n > 1 else ''}** in this {w}x{h} photo."
+        if n > 1:
+            head += " Faces are numbered from left to right."
         if n > MAX_FACES_SHOWN:
             head += f" Showing the {MAX_FACES_SHOWN} largest; all are in the JSON below."
     speed = (f"detection + model {timings['detect_and_classify']:.0f} ms"
@@ -238,12 +279,12 @@ def analyse_photo(
     if not results:
         return PhotoResult(status=_no_face_status(photo.size, pred.detector.min_face),
                            annotated=fit_within(photo), no_face=True, timings_ms=timings)
-    faces = [FaceView.from_prediction(i + 1, r) for i, r in enumerate(results)]
+    faces = number_left_to_right(results)
     notes = []
     if with_gradcam and cam_branch != "off":
         t3 = time.perf_counter()
         try:
-            notes.append(add_gradcam(store, pred, faces[:MAX_FACES_SHOWN], cam_branch))
+            notes.append(add_gradcam(store, pred, [f for f in faces if f.shown], cam_branch))
         except Exception as exc:  # the prediction stands without its overlay
             notes.append(user_message(exc, "computing Grad-CAM"))
         timings["gradcam"] = (time.perf_counter() - t3) * 1000

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import socket
 import sys
+from pathlib import Path
 from types import ModuleType
 
 import pytest
@@ -20,6 +21,15 @@ from tests.service.conftest import face_photo  # noqa: F401  (the same fixture h
 from tests.service.helpers import shared_service
 
 APP_FILE = REPO / "apps" / "sqsnet_space" / "app.py"
+SCREENSHOTS_KEY = pytest.StashKey[Path]()
+"""Where test_browser.py saved its screenshots (printed at the end of the run)."""
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # noqa: ARG001
+    """Print the screenshots' folder, so that people can look at them."""
+    folder = config.stash.get(SCREENSHOTS_KEY, None)
+    if folder is not None:
+        terminalreporter.write_line(f"browser screenshots: {folder}")
 
 
 def load_app_module() -> ModuleType:

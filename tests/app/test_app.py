@@ -16,16 +16,21 @@ ENDPOINTS = {
     "predict", "predict_whole_image", "sqs_maps", "sqs_pick", "sqs_random_quad",
     "sqs_random_maps", "sqs_upload_anchor", "sqs_upload_positive", "sqs_upload_negative1",
     "sqs_upload_negative2", "sqs_add_images", "model_card", "rescan_checkpoints",
+    "load_example",  # gr.Examples' own (undocumented) event: a click loads the photo
 }
 
 
 @pytest.fixture(scope="module")
 def ui(app_module):
     """The tab modules of ``apps/sqsnet_space/space_ui`` (importable once the app is)."""
-    from space_ui import components, explorer_tab, model_tab, predict_tab
+    from space_ui import charts, components, explorer_tab, model_tab, predict_tab
 
     return type("UI", (), {"components": components, "explorer": explorer_tab,
-                           "model": model_tab, "predict": predict_tab})
+                           "model": model_tab, "predict": predict_tab, "charts": charts})
+
+
+def _by_id(demo: gr.Blocks, elem_id: str):
+    return next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == elem_id)
 
 
 # ------------------------------------------------------------------------------ the page
@@ -44,7 +49,7 @@ def test_build_demo_names_every_event_and_keeps_the_tabs(app_module, lab):
 
 
 def test_no_layout_function_is_long(app_module, ui):
-    for module in (app_module, ui.predict, ui.explorer, ui.model, ui.components):
+    for module in (app_module, ui.predict, ui.explorer, ui.model, ui.components, ui.charts):
         for name, fn in inspect.getmembers(module, inspect.isfunction):
             if fn.__module__ == module.__name__:
                 assert len(inspect.getsource(fn).splitlines()) <= 100, name
@@ -55,16 +60,72 @@ def test_no_layout_function_is_long(app_module, ui):
 
 def test_predict_outputs_match_components(app_module, ui, lab, face_photo):
     out = ui.predict.PredictHandlers(lab).predict(str(face_photo), False, "local")
-    assert len(out) == 4 + 4 * app_module.MAX_FACES_SHOWN
+    assert len(out) == 4 + 4 * app_module.MAX_FACES_SHOWN + 1
     status, annotated, _button, payload = out[:4]
     assert "1 face" in status and annotated is not None
     assert payload["faces"][0]["label"] in lab.predictor().class_names
-    row, crop, cam, label_update = out[4:8]  # first face: row, crop, Grad-CAM, Label
+    row, crop, cam, bars = out[4:8]  # first face: row, crop, Grad-CAM, probability bars
     assert row["visible"] and crop["visible"] and cam["visible"]
     assert crop["value"].size == (224, 224)
-    assert label_update["visible"] is True and set(label_update["value"]) == set(
-        lab.predictor().class_names)
-    assert all(u["visible"] is False for u in out[8:])  # unused face slots hidden
+    assert bars["visible"] is True
+    names = lab.predictor().class_names
+    assert all(f'<span class="sqs-bar-name">{n}</span>' in bars["value"] for n in names)
+    assert all(u["visible"] is False for u in out[8:-1])  # unused face slots hidden
+    assert out[-1]["visible"] is True  # the Grad-CAM colour bar, shown with an overlay
+    off = ui.predict.PredictHandlers(lab).predict(str(face_photo), False, "off")
+    assert off[-1]["visible"] is False
+
+
+def test_probability_bars_show_all_classes_sorted(ui):
+    probs = {"neutral": 0.05, "happiness": 0.7, "surprise": 0.2, "fear": 0.05}
+    html = ui.charts.probability_bars_html(probs, "Face 1: happiness")
+    names = [n for n in probs if f'<span class="sqs-bar-name">{n}</span>' in html]
+    assert len(names) == 4
+    order = sorted(probs, key=lambda n: html.index(f'<span class="sqs-bar-name">{n}</span>'))
+    assert order == ["happiness", "surprise", "neutral", "fear"]
+    assert html.count("sqs-bar-top") == 1 and 'width:70.0%' in html and "70.0%</span>" in html
+    assert 'aria-label="Face 1: happiness: happiness 70%, surprise 20%' in html
+    assert "<script" not in ui.charts.probability_bars_html({"<script>": 1.0}, "x")
+
+
+def test_cam_legend_is_a_jet_colour_bar_with_one_sentence(ui):
+    from sqsnet.service.explain import CAM_LEGEND, colormap_stops
+
+    html = ui.charts.cam_legend_html()
+    assert "linear-gradient(to right, " + ", ".join(colormap_stops()) in html
+    assert "low" in html and "high" in html and CAM_LEGEND.split(",")[0] in html
+
+
+def test_page_opens_with_examples_and_a_drawn_quad(app_module, lab):
+    """Issue 28: something to click on Predict; the explorer opens on a quad with maps."""
+    demo = app_module.build_demo(lab=lab)
+    examples = _by_id(demo, "predict-examples")
+    shown = lab.predict_examples()
+    assert len(shown) >= 8 and len(examples.samples) == len(shown)
+    assert all("muxspace" in e.sources[0] for e in shown)
+    quad, opening = lab.opening_quad()
+    assert quad is not None and not opening.error
+    for slot, item in zip(("anchor", "positive", "negative1", "negative2"), quad):
+        assert _by_id(demo, f"slot-{slot}").value is not None, slot
+    assert _by_id(demo, "sqs-maps").value is not None
+    assert _by_id(demo, "sqs-overlays").value is not None
+    assert _by_id(demo, "sqs-status").value.startswith("Quad: anchor: ")
+    # "Show SQS maps" on the opening quad: the slots' values come back as the page holds them
+    from space_ui.explorer_tab import ExplorerHandlers
+
+    slots = [_by_id(demo, f"slot-{s}") for s in ("anchor", "positive", "negative1", "negative2")]
+    held = [slot.preprocess(ImageData(**slot.value)) for slot in slots]
+    status, figure, overlays, _ = ExplorerHandlers(lab).show_maps(
+        *held, [it.label for it in quad], None)
+    assert status == opening.status and figure is not None and len(overlays) == 4
+
+
+def test_header_states_the_accuracy_as_run_and_the_size_once(app_module, lab):
+    demo = app_module.build_demo(lab=lab)
+    header = next(b.value for b in demo.blocks.values()
+                  if isinstance(b, gr.Markdown) and str(b.value).startswith("# SQSNet lab"))
+    assert lab.checkpoint_info_line() in header
+    assert "at crop 0.95 (the crop this app uses)" in header and header.count(" MB") == 1
 
 
 def test_bad_upload_is_one_line_and_a_toast(ui, lab, tmp_path):
@@ -123,10 +184,7 @@ def test_explorer_pick_fills_the_slot_and_moves_on(ui, lab):
 
 def test_explorer_random_quad_and_maps(ui, lab):
     handlers = ui.explorer.ExplorerHandlers(lab)
-    if not lab.gallery:
-        with pytest.warns(UserWarning, match="--gallery"):
-            handlers.random_fill([None] * 4)
-        return
+    assert lab.gallery  # FERPlus valid faces, or the bundled examples without the data
     out = handlers.random_fill([None] * 4)
     paths, labels, message = out[:4], out[4], out[5]
     assert all(Path(p).is_file() for p in paths) and "Random quad" in message
@@ -163,13 +221,14 @@ def test_explorer_uploads_join_the_gallery(ui, lab, tmp_path, face_photo):
 
 def test_model_tab_card_and_rescan(ui, lab, tmp_path, monkeypatch):
     handlers = ui.model.ModelHandlers(lab)
-    text, header = handlers.show_card("default")
+    text, details, header = handlers.show_card("default")
     assert "default.safetensors" in text and "config" in header
+    assert "## Details" not in text and details
     broken = tmp_path / "broken.safetensors"
     broken.write_bytes(b"not safetensors")
     monkeypatch.setitem(lab.store.checkpoints, "broken.safetensors", broken)
     with pytest.warns(UserWarning, match="checkpoint could not be loaded"):
-        text, header = handlers.show_card("broken.safetensors")
+        text, _details, header = handlers.show_card("broken.safetensors")
     assert text.startswith("⚠️ The checkpoint could not be loaded") and header == {}
     monkeypatch.undo()
     update = handlers.rescan("gone.safetensors")

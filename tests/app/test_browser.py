@@ -1,19 +1,32 @@
-"""A real Chromium loads the page, uploads a photo and sees a label and a heatmap.
+"""A real Chromium looks at the page: every tab at desktop and phone size, nothing wider
+than the screen, an example click that ends in a prediction, an upload.
 
 Needs Debian's Chromium (``apt-get install -y chromium``) and ``pip install playwright``;
 Playwright's own browser download is not used. Skips with the reason when either is absent.
+
+Screenshots are test artefacts: they go to ``$SQSNET_SCREENSHOTS`` when set, else to a
+pytest tmp folder, and the folder is printed in the test output ("browser screenshots:
+...") so that people can look at them.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+
+from tests.app.conftest import SCREENSHOTS_KEY
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
         "--disable-dev-shm-usage"]
+SIZES = {"desktop": (1366, 900), "phone": (390, 844)}
+TABS = {"Predict": "#predict-examples", "SQS explorer": "#sqs-maps", "Model": "#model-card"}
+"""Each tab and an element that only it shows."""
+TIMEOUT_MS = 90_000
+SCREENSHOTS_ENV = "SQSNET_SCREENSHOTS"
 
 pytestmark = pytest.mark.browser
 
@@ -34,14 +47,101 @@ def browser():
             browser.close()
 
 
-def test_upload_shows_label_and_heatmap(browser, server_url, face_photo, lab, tmp_path):
-    page = browser.new_page(viewport={"width": 1280, "height": 1000})
-    page.set_default_timeout(60_000)
+@pytest.fixture(scope="module")
+def shots(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the screenshots go (``$SQSNET_SCREENSHOTS`` or a tmp folder), printed once."""
+    env = os.environ.get(SCREENSHOTS_ENV)
+    folder = Path(env) if env else tmp_path_factory.mktemp("screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    request.config.stash[SCREENSHOTS_KEY] = folder  # printed in the summary (conftest.py)
+    return folder
+
+
+def open_page(browser, url: str, size: str):
+    width, height = SIZES[size]
+    page = browser.new_page(viewport={"width": width, "height": height})
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(url)
+    page.wait_for_selector("#photo")
+    return page
+
+
+def assert_no_sideways_overflow(page, where: str) -> None:
+    width, inner = page.evaluate(
+        "[document.documentElement.scrollWidth, window.innerWidth]")
+    assert width <= inner, f"{where}: the page is {width} px wide in a {inner} px window"
+
+
+def snapshot(page, shots: Path, name: str) -> Path:
+    path = shots / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    assert path.stat().st_size > 10_000, path
+    return path
+
+
+def image_loaded(page, selector: str) -> bool:
+    return bool(page.evaluate(
+        "sel => { const im = document.querySelector(sel); return !!im && im.complete"
+        " && im.naturalWidth > 0; }", selector))
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+def test_every_tab_fits_the_screen_width(browser, server_url, shots, size):
+    """Each tab drawn at desktop and phone size; the explorer opens on a drawn quad."""
+    page = open_page(browser, server_url, size)
     try:
-        page.goto(server_url)
+        for tab, marker in TABS.items():
+            page.get_by_role("tab", name=tab).click()
+            page.locator(marker).first.wait_for(state="visible")
+            if tab == "SQS explorer":  # a ready quad, its maps drawn without any click
+                page.wait_for_function(
+                    "() => { const im = document.querySelector('#sqs-maps img');"
+                    " return im && im.complete && im.naturalWidth > 0; }")
+                for slot in ("anchor", "positive", "negative1", "negative2"):
+                    assert image_loaded(page, f"#slot-{slot} img"), slot
+                assert page.locator("#sqs-status").inner_text().startswith("Quad: anchor:")
+            if tab == "Model":
+                assert not page.locator("#model-details").get_by_text("The evaluation crop",
+                                                                      exact=False).is_visible()
+            page.wait_for_timeout(500)  # let the layout settle before measuring
+            assert_no_sideways_overflow(page, f"{tab} at {size}")
+            snapshot(page, shots, f"{size}-{tab.lower().replace(' ', '-')}")
+        page.evaluate("() => { const d = document.createElement('div');"
+                      " d.style.width = '3000px'; d.style.height = '1px';"
+                      " document.body.appendChild(d); }")
+        with pytest.raises(AssertionError, match="px wide"):  # the check can fail
+            assert_no_sideways_overflow(page, "with a 3000 px element")
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+def test_an_example_click_ends_in_a_prediction(browser, server_url, shots, lab, size):
+    """Click the first example (three faces): three numbered faces, bars, Grad-CAM legend."""
+    page = open_page(browser, server_url, size)
+    try:
+        page.locator("#predict-examples button.gallery-item").first.click()
+        page.wait_for_function(
+            "() => { const el = document.querySelector('#face-3-label');"
+            " return el && el.innerText.includes('Face 3'); }")
+        assert "3 faces" in page.locator("#predict-status").inner_text()
+        bars = page.locator("#face-1-label").inner_text()
+        assert all(name in bars for name in lab.predictor().class_names)  # all 8 classes
+        assert page.locator("#cam-legend").is_visible()
+        page.wait_for_function(
+            "() => { const im = document.querySelector('#face-1-cam img');"
+            " return im && im.complete && im.naturalWidth > 0; }")
+        assert_no_sideways_overflow(page, f"Predict with a result at {size}")
+        snapshot(page, shots, f"{size}-predict-example")
+    finally:
+        page.close()
+
+
+def test_upload_shows_label_and_heatmap(browser, server_url, face_photo, lab, shots):
+    page = open_page(browser, server_url, "desktop")
+    try:
         page.locator("#photo input[type=file]").set_input_files(str(face_photo))
-        label = page.locator("#face-1-label")
-        label.wait_for(state="visible")
+        page.locator("#face-1-label").wait_for(state="visible")
         names = lab.predictor().class_names
         page.wait_for_function(
             "names => { const el = document.querySelector('#face-1-label');"
@@ -52,8 +152,6 @@ def test_upload_shows_label_and_heatmap(browser, server_url, face_photo, lab, tm
         cam.wait_for(state="visible")
         assert page.evaluate("el => el.naturalWidth", cam.element_handle()) > 0
         assert "1 face" in page.locator("#predict-status").inner_text()
-        shot = tmp_path / "predict.png"
-        page.screenshot(path=str(shot), full_page=True)
-        assert shot.stat().st_size > 10_000  # kept in pytest's tmp folder for people to look at
+        snapshot(page, shots, "desktop-predict-upload")
     finally:
         page.close()

@@ -32,8 +32,8 @@ def test_predict_a_face_over_http(client, lab, face_photo):
     assert "1 face" in status
     label = payload["faces"][0]["label"]
     assert label in lab.predictor().class_names
-    face_label = out[5]  # the first face's gr.Label (crop, Grad-CAM, Label per face)
-    assert face_label["value"]["label"] == label
+    bars = out[5]["value"]  # the first face's probability bars (crop, Grad-CAM, bars per face)
+    assert f"Face 1: {label}" in bars and all(n in bars for n in lab.predictor().class_names)
 
 
 def test_bad_files_get_a_message_and_the_app_keeps_serving(client, face_photo, tmp_path):
@@ -51,8 +51,8 @@ def test_bad_files_get_a_message_and_the_app_keeps_serving(client, face_photo, t
 
 
 def test_model_card_endpoint(client):
-    text, meta = client.predict("default", api_name="/model_card")
-    assert "default.safetensors" in text and "config" in meta
+    text, details, meta = client.predict("default", api_name="/model_card")
+    assert "default.safetensors" in text and "config" in meta and details
 
 
 def test_invalid_base64_over_http_is_named_as_such(server_url):

@@ -89,7 +89,7 @@ def test_switch_to_another_checkpoint(lab, tmp_path, face_photo):
         lab.store.checkpoints_dir = folder
         lab.rescan_checkpoints()
         assert [k for _, k in lab.checkpoint_choices()] == ["default", "run1/best.safetensors"]
-        text, _header = lab.model_card("run1/best.safetensors")
+        text = lab.model_card("run1/best.safetensors")[0].summary
         assert "tiny_test" in text and "sqsnet train --config tiny" in text and "0.5" in text
         result = lab.analyse_photo(str(face_photo), checkpoint="run1/best.safetensors")
         assert not result.error, result.status

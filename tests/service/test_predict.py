@@ -11,7 +11,10 @@ import pytest
 from PIL import Image
 
 from sqsnet.faces import MAX_IMAGE_PIXELS
-from sqsnet.service.predict import FaceView, annotate
+from sqsnet.inference import FacePrediction
+from sqsnet.service.examples import load_examples
+from sqsnet.service.explain import WHOLE_IMAGE_CAUTION
+from sqsnet.service.predict import FaceView, PhotoResult, annotate, number_left_to_right
 from tests.service.helpers import BACKGROUND, ferplus_faces, photo_with_faces, png_bomb
 
 
@@ -205,3 +208,54 @@ def test_annotate_draws_boxes_on_a_display_sized_copy():
     shown = annotate(photo, [face])
     assert shown.size == (1024, 512) and photo.getpixel((50, 50)) == (0, 0, 0)
     assert shown.getpixel((50, 100)) != (0, 0, 0)  # the box outline at the scaled corner
+
+
+# ------------------------------------------------------------- explaining the answer
+
+
+def test_faces_are_numbered_left_to_right(lab):
+    """Issue 28: the example photo's largest face is in the middle; it is face 2."""
+    ex = next(p for p in load_examples().photos if p.path.name == "three_faces.jpg")
+    result = lab.analyse_photo(str(ex.path), cam_branch="off")
+    assert_faces(result, 3)
+    assert [f.index for f in result.faces] == [1, 2, 3]
+    centres = [(f.box[0] + f.box[2]) / 2 for f in result.faces]
+    assert centres == sorted(centres)
+    areas = [(f.box[2] - f.box[0]) * (f.box[3] - f.box[1]) for f in result.faces]
+    assert areas.index(max(areas)) == 1  # the middle face is the largest, and is "2"
+    assert [f["index"] for f in result.as_json()["faces"]] == [1, 2, 3]
+    assert "left to right" in result.status
+
+
+def test_only_the_largest_faces_are_shown_but_all_are_numbered():
+    boxes = [(0, 0, 10, 10), (100, 0, 200, 100), (300, 0, 340, 40)]  # largest first below
+    order = sorted(range(3), key=lambda k: -(boxes[k][2] - boxes[k][0]))
+    preds = [FacePrediction(boxes[k], Image.new("RGB", (8, 8)), {"fear": 1.0}, "fear", 0.9)
+             for k in order]
+    faces = number_left_to_right(preds, shown=2)
+    assert [f.box for f in faces] == boxes
+    assert [f.shown for f in faces] == [False, True, True]
+    result = PhotoResult(status="", faces=faces)
+    assert [f.index for f in result.shown_faces] == [2, 3]
+
+
+def test_a_flat_gradcam_map_is_noted(lab, monkeypatch):
+    import sqsnet.service.predict as predict
+
+    monkeypatch.setattr(predict, "gradcam", lambda model, x, branch: np.zeros((len(x), 6, 6)))
+    ex = load_examples().faces[0]
+    result = lab.analyse_photo(str(ex.path), cam_branch="local")
+    assert result.faces[0].cam is not None and result.faces[0].cam_flat
+    assert "**local** Grad-CAM map is flat for face 1" in result.status
+    assert result.as_json()["faces"][0]["gradcam_flat"] is True
+    monkeypatch.undo()
+    fine = lab.analyse_photo(str(ex.path), cam_branch="fused")
+    assert not fine.faces[0].cam_flat and "flat" not in fine.status
+
+
+def test_whole_image_answers_carry_a_caution(lab, tmp_path):
+    path = tmp_path / "grey.png"
+    Image.new("RGB", (640, 480), (128, 128, 128)).save(path)
+    result = lab.analyse_photo(str(path), classify_whole_image=True)
+    assert result.faces[0].whole_image
+    assert WHOLE_IMAGE_CAUTION in result.status

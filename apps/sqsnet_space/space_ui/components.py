@@ -13,6 +13,21 @@ _LOG = logging.getLogger("sqsnet.app")
 
 CSS = """
 .sqs-status {min-height: 1.5em}
+.sqs-bars {width: 100%; font-size: 0.9em; line-height: 1.25}
+.sqs-bars-title {font-weight: 600; margin-bottom: 0.3em}
+.sqs-bar {display: grid; grid-template-columns: 6.5em minmax(0, 1fr) 3.6em; gap: 0.4em;
+          align-items: center; margin: 3px 0}
+.sqs-bar-name {overflow: hidden; text-overflow: ellipsis; white-space: nowrap}
+.sqs-bar-track {height: 0.85em; border-radius: 3px; overflow: hidden;
+                background: var(--border-color-primary, #e5e7eb)}
+.sqs-bar-fill {display: block; height: 100%; background: var(--color-accent-soft, #c7d2fe);
+               border-right: 2px solid var(--color-accent, #6366f1)}
+.sqs-bar-top .sqs-bar-name {font-weight: 600}
+.sqs-bar-top .sqs-bar-fill {background: var(--color-accent, #f97316)}
+.sqs-bar-pct {text-align: right; font-variant-numeric: tabular-nums}
+.sqs-cam-legend p {margin: 0.3em 0 0 0; font-size: 0.9em}
+.sqs-cam-scale {display: flex; align-items: center; gap: 0.5em; font-size: 0.85em}
+.sqs-cam-bar {flex: 1 1 auto; max-width: 320px; height: 12px; border-radius: 3px}
 """
 """Theme-independent CSS of the page."""
 

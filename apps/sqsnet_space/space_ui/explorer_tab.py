@@ -2,6 +2,10 @@
 
 A visitor's state lives in two ``gr.State`` values: their uploads (``list[GalleryItem]``)
 and the labels of the four slots (a class name for a gallery image, ``None`` for an upload).
+The tab opens on a ready quad from the gallery (the bundled example faces when the app has
+no ``--gallery``) with its maps drawn: :meth:`LabService.opening_quad` computes them once
+per process, and they are the components' initial values, so opening the page costs no
+model time.
 """
 
 from __future__ import annotations
@@ -54,18 +58,22 @@ def _slot_id(slot: str) -> str:
 
 
 def layout(service: LabService) -> ExplorerTab:
-    """Place the explorer's components (call inside ``gr.Tab``)."""
+    """Place the explorer's components (call inside ``gr.Tab``), filled with the opening
+    quad and its maps."""
     gr.Markdown(INTRO)
+    quad, opening = service.opening_quad()
     uploads = gr.State([])
-    labels = gr.State([None] * len(SLOTS))
+    labels = gr.State([it.label for it in quad] if quad else [None] * len(SLOTS))
     with gr.Row():
         slots = [upload_image(label=s.capitalize(), sources=["upload", "webcam", "clipboard"],
-                              height=180, elem_id=f"slot-{_slot_id(s)}") for s in SLOTS]
+                              value=quad[i].path if quad else None, height=180,
+                              elem_id=f"slot-{_slot_id(s)}") for i, s in enumerate(SLOTS)]
     with gr.Row():
         target = gr.Radio(list(SLOTS), value=SLOTS[0], label="Gallery click fills", scale=2)
         random_btn = gr.Button("Random quad", scale=1)
         maps_btn = gr.Button("Show SQS maps", variant="primary", scale=1)
-    status = gr.Markdown("", elem_classes=["sqs-status"])
+    status = gr.Markdown(opening.status if quad else "", elem_classes=["sqs-status"],
+                         elem_id="sqs-status")
     hint = (f"{len(service.gallery)} images from {service.gallery_source}" if service.gallery
             else "no data folder given (start with --gallery PATH)")
     gallery = gr.Gallery(value=service.gallery_entries([]),
@@ -74,10 +82,12 @@ def layout(service: LabService) -> ExplorerTab:
     add_files = gr.File(label="Add your own images to the gallery", file_count="multiple",
                         file_types=["image"], height=130)
     with gr.Row():
-        maps_fig = gr.Image(label="SQS maps", type="pil", interactive=False, scale=3)
-        overlays = gr.Gallery(label="Maps over the anchor face", columns=2, scale=2,
-                              allow_preview=True, object_fit="contain")
-    explanation = gr.Markdown("")
+        maps_fig = gr.Image(opening.figure, label="SQS maps", type="pil", interactive=False,
+                            scale=3, elem_id="sqs-maps")
+        overlays = gr.Gallery(opening.overlays or None, label="Maps over the anchor face",
+                              columns=2, scale=2, allow_preview=True, object_fit="contain",
+                              elem_id="sqs-overlays")
+    explanation = gr.Markdown(opening.explanation)
     return ExplorerTab(uploads, labels, slots, target, random_btn, maps_btn, status, gallery,
                        add_files, maps_fig, overlays, explanation)
 

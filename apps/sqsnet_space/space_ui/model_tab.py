@@ -1,5 +1,8 @@
 """The Model tab: the model card of the selected checkpoint and the checkpoint switch.
 
+The card's summary fits a screen; its details and the raw metadata are folded
+(``gr.Accordion``).
+
 The dropdown's value is the visitor's checkpoint key; the other tabs take it as an input,
 so a switch applies to that visitor's session only.
 """
@@ -25,7 +28,12 @@ class ModelTab:
     checkpoint: gr.Dropdown
     rescan_btn: gr.Button
     card: gr.Markdown
+    details: gr.Markdown
     raw: gr.JSON
+
+    def card_outputs(self) -> list[Any]:
+        """The outputs of :meth:`ModelHandlers.show_card`."""
+        return [self.card, self.details, self.raw]
 
 
 def layout(service: LabService) -> ModelTab:
@@ -37,10 +45,16 @@ def layout(service: LabService) -> ModelTab:
                                  label="Checkpoint", info=info, scale=4)
         rescan_btn = gr.Button("Rescan", scale=1)
     text, header = service.model_card(service.default_key)
-    card = gr.Markdown(text)
+    card = gr.Markdown(text.summary, elem_id="model-card")
+    with gr.Accordion("Details", open=False, elem_id="model-details"):
+        details = gr.Markdown(_details(text.details))
     with gr.Accordion("Raw checkpoint metadata", open=False):
         raw = gr.JSON(value=header)
-    return ModelTab(checkpoint, rescan_btn, card, raw)
+    return ModelTab(checkpoint, rescan_btn, card, details, raw)
+
+
+def _details(text: str) -> str:
+    return text or "No further details for this checkpoint; its raw metadata is below."
 
 
 class ModelHandlers:
@@ -50,16 +64,18 @@ class ModelHandlers:
         self.service = service
 
     def show_card(self, key: str) -> list[Any]:
-        """``/model_card``: the card and raw metadata; loads the model now, so that a
-        broken file is reported here rather than at the next prediction."""
-        text, header = self.service.model_card(key)
+        """``/model_card``: the card's summary, its details and the raw metadata; loads the
+        model now, so that a broken file is reported here rather than at the next
+        prediction."""
+        card, header = self.service.model_card(key)
+        text = card.summary
         try:
             self.service.predictor(key)
         except Exception as exc:  # shown in the page, the app keeps serving
             message = user_message(exc, "loading the checkpoint")
             warn(message)
             text = f"⚠️ {message}\n\n{text}"
-        return [text, header]
+        return [text, _details(card.details), header]
 
     def rescan(self, key: str) -> Any:
         """``/rescan_checkpoints``: re-read the folder; keep the choice if it still exists."""
@@ -72,6 +88,6 @@ class ModelHandlers:
 def wire(tab: ModelTab, handlers: ModelHandlers) -> None:
     """Connect the tab's events (``/model_card``, ``/rescan_checkpoints``)."""
     tab.checkpoint.change(handlers.show_card, inputs=[tab.checkpoint],
-                          outputs=[tab.card, tab.raw], api_name="model_card")
+                          outputs=tab.card_outputs(), api_name="model_card")
     tab.rescan_btn.click(handlers.rescan, inputs=[tab.checkpoint], outputs=[tab.checkpoint],
                          api_name="rescan_checkpoints")

@@ -1,8 +1,11 @@
 """The Predict tab: a photo in; faces, probabilities and Grad-CAM out.
 
-:func:`layout` places the components, :class:`PredictHandlers` answers the events by calling
+:func:`layout` places the components (with the bundled examples to click),
+:class:`PredictHandlers` answers the events by calling
 :meth:`sqsnet.service.LabService.analyse_photo` and :func:`predict_outputs` maps the
-:class:`~sqsnet.service.PhotoResult` onto the components.
+:class:`~sqsnet.service.PhotoResult` onto the components: per face its crop, its Grad-CAM
+overlay and all class probabilities as bars (:mod:`.charts`), faces numbered left to right,
+and one Grad-CAM colour bar with a sentence on reading it.
 """
 
 from __future__ import annotations
@@ -12,14 +15,16 @@ from typing import Any
 
 import gradio as gr
 
-from sqsnet.service import CAM_BRANCHES, MAX_FACES_SHOWN, LabService, PhotoResult
+from sqsnet.service import CAM_BRANCHES, MAX_FACES_SHOWN, FaceView, LabService, PhotoResult
 from sqsnet.service.drawing import FACE_CROP_SIDE, fit
 
+from .charts import cam_legend_html, probability_bars_html
 from .components import status_text, upload_image
 
 __all__ = ["PredictHandlers", "PredictTab", "layout", "predict_outputs", "wire"]
 
-WELCOME = "Upload a photo or take one with the webcam."
+WELCOME = "Upload a photo, take one with the webcam, or click an example."
+EXAMPLES_LABEL = "Examples: click one (muxspace faces, Apache-2.0)"
 
 
 @dataclass
@@ -34,12 +39,15 @@ class PredictTab:
     whole_btn: gr.Button
     annotated: gr.Image
     result_json: gr.JSON
+    cam_legend: gr.HTML
     face_outputs: list[Any]
-    """Per face slot: its row, crop, Grad-CAM overlay and ``gr.Label``."""
+    """Per face slot: its row, crop, Grad-CAM overlay and probability bars (``gr.HTML``)."""
+    examples: gr.Examples | None = None
 
     def outputs(self) -> list[Any]:
         """The outputs of a prediction, in :func:`predict_outputs` order."""
-        return [self.status, self.annotated, self.whole_btn, self.result_json, *self.face_outputs]
+        return [self.status, self.annotated, self.whole_btn, self.result_json,
+                *self.face_outputs, self.cam_legend]
 
 
 def _face_slots() -> list[Any]:
@@ -50,13 +58,24 @@ def _face_slots() -> list[Any]:
                             height=200, scale=1, elem_id=f"face-{i + 1}-crop")
             cam = gr.Image(label=f"Grad-CAM, face {i + 1}", type="pil", interactive=False,
                            visible=False, height=200, scale=1, elem_id=f"face-{i + 1}-cam")
-            probs = gr.Label(label=f"Face {i + 1}", num_top_classes=4, visible=False, scale=2,
-                             elem_id=f"face-{i + 1}-label")
-        outputs += [row, crop, cam, probs]
+            bars = gr.HTML("", visible=False, min_width=220, scale=2,
+                           elem_id=f"face-{i + 1}-label")
+        outputs += [row, crop, cam, bars]
     return outputs
 
 
-def layout() -> PredictTab:
+def _examples(service: LabService, photo: gr.Image) -> gr.Examples | None:
+    """The bundled examples (photos, then one face per class); a click loads the photo."""
+    shown = service.predict_examples()
+    if not shown:
+        return None
+    # thumbnails, not ``example_labels`` (Gradio shows those instead of the pictures)
+    return gr.Examples(examples=[[str(e.path)] for e in shown], inputs=[photo],
+                       label=EXAMPLES_LABEL, examples_per_page=len(shown),
+                       cache_examples=False, elem_id="predict-examples")
+
+
+def layout(service: LabService) -> PredictTab:
     """Place the Predict tab's components (call inside ``gr.Tab``)."""
     with gr.Row():
         with gr.Column(scale=1):
@@ -68,25 +87,45 @@ def layout() -> PredictTab:
                               info="fused: the map both heads see; local: the CNN branch; "
                                    "global: the Swin branch; off: faster")
             predict_btn = gr.Button("Predict", variant="primary")
+            examples = _examples(service, photo)
         with gr.Column(scale=1):
             status = gr.Markdown(WELCOME, elem_classes=["sqs-status"], elem_id="predict-status")
             whole_btn = gr.Button("Classify the whole image", visible=False)
-            annotated = gr.Image(label="Faces found", type="pil", interactive=False, height=360,
-                                 elem_id="annotated")
+            annotated = gr.Image(label="Faces found (numbered left to right)", type="pil",
+                                 interactive=False, height=360, elem_id="annotated")
+    cam_legend = gr.HTML(cam_legend_html(), visible=False, elem_id="cam-legend")
     face_outputs = _face_slots()
     with gr.Accordion("All predictions as JSON", open=False):
         result_json = gr.JSON(label="Predictions")
     return PredictTab(photo, whole, branch, predict_btn, status, whole_btn, annotated,
-                      result_json, face_outputs)
+                      result_json, cam_legend, face_outputs, examples)
+
+
+def _face_updates(face: FaceView) -> list[Any]:
+    """Row, crop, Grad-CAM and probability bars of one shown face."""
+    if face.whole_image:
+        title, name = "Whole image (no face found: read with caution)", "Whole image"
+    else:
+        title = f"Face {face.index} (detector score {face.detector_score:.2f})"
+        name = f"Face {face.index}"
+    cam_title = f"Grad-CAM, face {face.index}" + (": flat, shows nothing" if face.cam_flat else "")
+    return [
+        gr.update(visible=True),
+        gr.update(value=fit(face.crop, FACE_CROP_SIDE), visible=True, label=title),
+        gr.update(value=face.cam, visible=face.cam is not None, label=cam_title),
+        gr.update(value=probability_bars_html(face.probabilities, f"{name}: {face.label}"),
+                  visible=True),
+    ]
 
 
 def predict_outputs(result: PhotoResult) -> list[Any]:
     """Map a :class:`PhotoResult` onto the Predict tab's output components.
 
     Order: status (Markdown), annotated photo, "Classify the whole image" button, JSON of
-    all faces, then per face slot: its row, crop, Grad-CAM overlay and ``gr.Label``. Over
-    the API the button and the rows are left out: ``[status, annotated, json, crop1, cam1,
-    label1, crop2, ...]``.
+    all faces, then per face slot (the largest faces, left to right): its row, crop,
+    Grad-CAM overlay and probability bars (HTML); last the Grad-CAM colour bar (shown
+    when an overlay is). Over the API the button and the rows are left out: ``[status,
+    annotated, json, crop1, cam1, bars1, crop2, ..., legend]``.
     """
     out: list[Any] = [
         status_text(result.status, result.error),
@@ -94,21 +133,13 @@ def predict_outputs(result: PhotoResult) -> list[Any]:
         gr.update(visible=result.no_face),
         result.as_json(),
     ]
+    shown = result.shown_faces
     for i in range(MAX_FACES_SHOWN):
-        if i >= len(result.faces):
+        if i < len(shown):
+            out += _face_updates(shown[i])
+        else:
             out += [gr.update(visible=False)] + [gr.update(value=None, visible=False)] * 3
-            continue
-        face = result.faces[i]
-        title = ("Whole image" if face.whole_image else
-                 f"Face {face.index} (detector score {face.detector_score:.2f})")
-        out += [
-            gr.update(visible=True),
-            gr.update(value=fit(face.crop, FACE_CROP_SIDE), visible=True, label=title),
-            gr.update(value=face.cam, visible=face.cam is not None,
-                      label=f"Grad-CAM, face {face.index}"),
-            gr.update(value=face.probabilities, visible=True,
-                      label=f"Face {face.index}: {face.label}"),
-        ]
+    out.append(gr.update(visible=any(f.cam is not None for f in shown)))
     return out
 
 
