@@ -25,7 +25,7 @@ from sqsnet.config import load_config
 from sqsnet.data import ClassAwareBatchSampler
 from sqsnet.models import SQSNet
 from sqsnet.profiling import measure_train_throughput
-from sqsnet.train import build_datasets
+from sqsnet.training import build_datasets
 from sqsnet.utils.runtime import autocast_dtype
 
 

@@ -29,7 +29,7 @@ import torch
 from sqsnet.config import load_config
 from sqsnet.models import SQSNet
 from sqsnet.profiling import measure_train_throughput
-from sqsnet.train import build_datasets, train
+from sqsnet.training import build_datasets, train
 from sqsnet.utils.runtime import autocast_dtype, cpu_name
 
 

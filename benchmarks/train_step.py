@@ -9,7 +9,8 @@ anchors for
   (c) SQS with the paper's four passes (A, P, N1, N2 forwarded separately),
 
 plus the preset's training images/s and the SQS module's share of inference cost (FLOPs and
-latency of ``model(x)`` with and without the SQS module; it must be 0).
+latency of ``model(x)`` with and without the SQS module; it must be 0). The step timing is
+:func:`sqsnet.profiling.time_sqs_steps` (``benchmarks/gpu_smoke.py`` runs it on a GPU).
 
 Usage::
 
@@ -24,27 +25,13 @@ import argparse
 import json
 import platform
 import statistics
-import time
 
 import torch
 
 from sqsnet.config import load_config
 from sqsnet.models import SQSNet
-from sqsnet.profiling import count_gflops, measure_latency, quad_friendly_labels
-
-
-def _step(model: SQSNet, opt: torch.optim.Optimizer, batch: tuple, four_pass: bool) -> float:
-    start = time.perf_counter()
-    if four_pass:
-        a, p, n1, n2, y = batch
-        out = model.forward_train_quads(a, p, n1, n2, y)
-    else:
-        x, y = batch
-        out = model.forward_train(x, y)
-    opt.zero_grad(set_to_none=True)
-    out.losses["total"].backward()
-    opt.step()
-    return time.perf_counter() - start
+from sqsnet.profiling import STEP_MODES, count_gflops, measure_latency, time_sqs_steps
+from sqsnet.utils.io import atomic_write_text
 
 
 def main() -> None:
@@ -61,33 +48,13 @@ def main() -> None:
     torch.manual_seed(0)
 
     cfg = load_config(args.config)
-    full = SQSNet(cfg.model)
-    cfg_base = load_config(args.config, ["model.use_sqs=false"])
-    base = SQSNet(cfg_base.model)
-    base.load_state_dict(full.state_dict(), strict=False)
-    four = SQSNet(cfg.model)
-    four.load_state_dict(full.state_dict())
-
     b, size = args.batch, cfg.model.img_size
-    x = torch.randn(b, 3, size, size)
-    y = quad_friendly_labels(b, cfg.model.num_classes)
-    quad_batch = (x, x.roll(1, 0), x.roll(2, 0), x.roll(3, 0), y)
-    runs = {
-        "a_base": (base, (x, y), False),
-        "b_sqs_batch": (full, (x, y), False),
-        "c_sqs_four_pass": (four, quad_batch, True),
-    }
-    opts = {k: torch.optim.AdamW(m.parameters(), lr=1e-4) for k, (m, _, _) in runs.items()}
-    times: dict[str, list[float]] = {k: [] for k in runs}
-    for m, _, _ in runs.values():
-        m.train()
-    for r in range(args.warmup + args.rounds):
-        for key, (model, batch, four_pass) in runs.items():
-            dt = _step(model, opts[key], batch, four_pass)
-            if r >= args.warmup:
-                times[key].append(dt)
+    times = time_sqs_steps(cfg.model, b, rounds=args.rounds, warmup=args.warmup)
     med = {k: statistics.median(v) for k, v in times.items()}
 
+    full = SQSNet(cfg.model)
+    base = SQSNet(load_config(args.config, ["model.use_sqs=false"]).model)
+    base.load_state_dict(full.state_dict(), strict=False)
     flops_full = count_gflops(full, size)
     flops_base = count_gflops(base, size)
     lat_full = measure_latency(full, size, batch_size=32, repeats=5)
@@ -114,15 +81,13 @@ def main() -> None:
     print()
     print(f"| variant ({args.config}, batch {b}) | step (s) | vs base | anchors/s |")
     print("|---|---|---|---|")
-    for key, label in (("a_base", "(a) base only"), ("b_sqs_batch", "(b) SQS in-batch quads"),
-                       ("c_sqs_four_pass", "(c) SQS four-pass")):
+    for key, label in STEP_MODES.items():
         print(f"| {label} | {med[key]:.3f} | {med[key] / med['a_base']:.2f}x | "
               f"{b / med[key]:.1f} |")
     print(f"\nSQS share of inference FLOPs: {result['sqs_inference_flops_share']:.4f} "
           f"({flops_full:.4f} vs {flops_base:.4f} GFLOPs per image)")
     if args.json_out:
-        with open(args.json_out, "w") as fh:
-            json.dump(result, fh, indent=2)
+        atomic_write_text(args.json_out, json.dumps(result, indent=2) + "\n")
 
 
 if __name__ == "__main__":

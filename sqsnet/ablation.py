@@ -41,7 +41,7 @@ from sqsnet.config import (
     load_config,
 )
 from sqsnet.evaluate import paired_ttest, summarize_seeds
-from sqsnet.train import train
+from sqsnet.training import train
 from sqsnet.utils.io import atomic_write_text
 
 __all__ = ["VARIANTS", "AblationReport", "run_ablation", "collect_results"]

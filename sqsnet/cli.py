@@ -3,12 +3,14 @@
 Subcommands::
 
     sqsnet train    --config configs/ferplus_cpu.yaml --data-root PATH [--set key=value ...]
+                    [--resume | --overwrite]
     sqsnet eval     --checkpoint CKPT|default --dataset NAME --data-root PATH --split NAME
     sqsnet predict  IMAGE_OR_DIR ... [--checkpoint CKPT|default] [--json]
     sqsnet profile  --config cpu [--train-batch 32]
     sqsnet ablate   --config configs/ferplus_cpu.yaml --data-root PATH --seeds 3
     sqsnet diagnose --checkpoint CKPT|default --dataset NAME --data-root PATH [--limit N]
     sqsnet data check --data-root PATH [--dataset NAME]
+    sqsnet atlas    --checkpoint CKPT|default --dataset NAME --data-root PATH --out DIR
 
 ``--set`` may be given several times; its values add up. Errors are one line on stderr
 (``sqsnet: error: ...``) with exit status 2.
@@ -110,6 +112,9 @@ def _add_train_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--epochs", type=int, help="number of epochs (train.epochs)")
     p.add_argument("--resume", action="store_true",
                    help="continue from <run folder>/last.safetensors if present")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the run already in the run folder (without this or "
+                   "--resume, an existing run is an error)")
     p.add_argument("--device", help="cpu or cuda[:N] (default: cuda if available)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
@@ -214,6 +219,35 @@ def _add_data_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", dest="json_out", help="also write the report to this JSON file")
 
 
+def _add_atlas_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("atlas", help="where on the face SQS separates each class pair",
+                       description="For every ordered class pair (anchor class, negative "
+                       "class) the mean SQS contrast S_AP - max(S_AN1, S_AN2) over seeded "
+                       "quads, on the fused map and on the CNN branch before fusion, drawn "
+                       "over the split's mean face, with localisation scores (eyes and brows, "
+                       "mouth) and permutation p-values (sqsnet.viz.atlas). Writes "
+                       "atlas.json, atlas.md and PNG figures to --out.")
+    _add_split_args(p, "a labelled dataset (ferplus, rafdb, folder, ...)")
+    p.add_argument("--out", required=True, help="folder for atlas.json, atlas.md and figures")
+    p.add_argument("--quads-per-pair", type=_positive_int, default=256,
+                   help="quads averaged per ordered class pair (default: 256)")
+    p.add_argument("--permutations", type=_positive_int, default=200,
+                   help="label shufflings of the permutation test (default: 200)")
+    p.add_argument("--seed", type=int, default=0, help="seed of pools, quads and shufflings")
+    p.add_argument("--pool-per-class", type=_count, default=128,
+                   help="images per class compared (0: all; the cost grows with its square; "
+                   "default: 128)")
+    p.add_argument("--min-images", type=_int_at_least(2, "an integer >= 2"), default=5,
+                   help="fewer images of a class make its pairs not measurable (default: 5)")
+    p.add_argument("--limit", type=_positive_int, help="use only the first N images of the split")
+    p.add_argument("--pairs", nargs="+", default=[], metavar="X:Y",
+                   help="also draw these pairs one by one (anchor:negative), or 'all'")
+    p.add_argument("--batch-size", type=_positive_int, default=256,
+                   help="images per forward pass (default: 256)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--device", default="cpu", help=_DEVICE_HELP)
+
+
 def _add_export_space_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export-space", help="write a self-contained Hugging Face Space folder",
                        description="Writes DIR: app.py, space_ui/, the sqsnet package (with "
@@ -234,7 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in (_add_train_parser, _add_eval_parser, _add_predict_parser, _add_profile_parser,
                 _add_ablate_parser, _add_diagnose_parser, _add_data_parser,
-                _add_export_space_parser):
+                _add_atlas_parser, _add_export_space_parser):
         add(sub)
     return parser
 
@@ -248,12 +282,12 @@ def _load_cfg(args: argparse.Namespace, **flags: object) -> Config:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from sqsnet.train import train  # heavy: see the module docstring
+    from sqsnet.training import train  # heavy: see the module docstring
 
     cfg = _load_cfg(args, **{"train.out_dir": args.out_dir, "train.run_name": args.run_name,
                              "train.seed": args.seed, "train.epochs": args.epochs})
     result = train(cfg, data_root=args.data_root, resume=args.resume, device=args.device,
-                   progress=not args.no_progress)
+                   progress=not args.no_progress, overwrite=args.overwrite)
     print(f"run folder: {result.run_dir}")
     print(f"best val accuracy {result.best_val_accuracy:.4f} at epoch {result.best_epoch}")
     if "val_tta" in result.summary:
@@ -427,6 +461,23 @@ def _cmd_data_check(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def _cmd_atlas(args: argparse.Namespace) -> int:
+    # matplotlib and the data readers: imported only when this command runs
+    from sqsnet.viz.atlas import AtlasSettings
+    from sqsnet.viz.atlas_run import report_markdown, run_atlas
+
+    settings = AtlasSettings(quads_per_pair=args.quads_per_pair, permutations=args.permutations,
+                             seed=args.seed, pool_per_class=args.pool_per_class,
+                             min_images=args.min_images)
+    atlas = run_atlas(args.checkpoint, args.dataset, args.data_root, args.split, args.out,
+                      settings, limit=args.limit, pairs=args.pairs, batch_size=args.batch_size,
+                      device=args.device, progress=not args.no_progress and sys.stderr.isatty())
+    print(report_markdown(atlas), end="")
+    print(f"atlas of {atlas.meta['images']} images written to {args.out} in "
+          f"{atlas.timings['total_s']:.1f} s")
+    return 0
+
+
 def _cmd_export_space(args: argparse.Namespace) -> int:
     from sqsnet.service.export import export_space  # heavy: see the module docstring
 
@@ -444,6 +495,7 @@ _COMMANDS = {
     "ablate": _cmd_ablate,
     "diagnose": _cmd_diagnose,
     "data": _cmd_data_check,
+    "atlas": _cmd_atlas,
     "export-space": _cmd_export_space,
 }
 

@@ -128,7 +128,9 @@ class LossConfig:
     """Classification and distillation terms (DESIGN 2.4).
 
     Attributes:
-        label_smoothing: Label smoothing of both cross-entropy terms (hard targets only).
+        label_smoothing: Label smoothing of both cross-entropy terms, for every kind of
+            target (hard labels, FERPlus vote distributions, Mixup/CutMix mixtures;
+            :mod:`sqsnet.models.losses`).
         sqs_ce_weight: Weight of the SQS head's cross-entropy.
         kd_weight: ``mu``, weight of ``T^2 * KL(p_sqs.detach() || p_base)``.
         kd_temperature: ``T``.
@@ -198,7 +200,8 @@ class DataConfig:
     Attributes:
         dataset: ``ferplus``, ``rafdb``, ``affectnet``, ``fer2013`` or ``folder``.
         root: Dataset root; ``None`` reads the ``SQSNET_DATA`` environment variable.
-        train_split / val_split / test_split: Split names of the dataset.
+        train_split / val_split / test_split: Split names of the dataset; ``test_split:
+            null`` means no test report at the end of training.
         label_mode: FERPlus ``majority`` or ``probability``.
         num_classes_affectnet: 7 or 8.
         batch_size: Images per batch.
@@ -206,7 +209,15 @@ class DataConfig:
         sampler: ``class_aware`` (every class in a batch has >= 2 images), ``random``
             or ``balanced`` (class-aware with class-balanced draws).
         classes_per_batch: Classes per class-aware batch (0 = as many as fit).
-        train_transform: Options of the training transform (see ``sqsnet.data.transforms``).
+        train_transform: Keyword arguments of the training transform
+            (``sqsnet.data.transforms.build_train_transform``): ``scale``, ``ratio``,
+            ``hflip``, ``rotation``, ``color_jitter``, ``mean``, ``std``, and the real-photo
+            augmentations, each off unless its probability is above 0
+            (``sqsnet.data.photo_augment``): ``box_jitter`` (the detector box's scale and
+            offset; ``box_scale``, ``box_shift``), ``grayscale``, ``tint``
+            (``tint_strength``), ``blur`` (``blur_sigma``), ``downscale``
+            (``downscale_factor``), ``jpeg`` (``jpeg_quality``). Keys and values are checked
+            on load (``sqsnet.config_checks.TRAIN_TRANSFORM_RULES``).
         mixup_alpha / cutmix_alpha: Beta parameters; 0 disables each.
         mix_prob: Probability that a batch is mixed at all.
         random_erasing: Probability of Random Erasing.
@@ -220,7 +231,7 @@ class DataConfig:
     root: str | None = None
     train_split: str = "train"
     val_split: str = "valid"
-    test_split: str = "test"
+    test_split: str | None = "test"
     label_mode: str = "majority"
     num_classes_affectnet: int = 8
     batch_size: int = 64

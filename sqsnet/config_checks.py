@@ -11,7 +11,9 @@ one line naming the key, the value and what was expected, before any data is rea
 * numbers must lie in their range (``_RANGES``: ``train.lr > 0``, ``data.batch_size >= 1``
   ...), ``None`` passing where the annotation allows it;
 * a few settings must agree with each other (cross-attention heads divide ``d3``, at least
-  one branch, one class name per class).
+  one branch, one class name per class);
+* ``data.train_transform`` may hold only the training transform's own keys, each checked
+  (:data:`TRAIN_TRANSFORM_RULES`).
 
 Retired settings (:data:`RETIRED_SETTINGS`) are knobs of experiments that did not pan out;
 their record, with the commit where the code last lived, is :data:`EXPERIMENTS_PAGE`.
@@ -40,6 +42,8 @@ __all__ = [
     "without_retired",
     "numeric_text",
     "is_crop_fraction",
+    "TRAIN_TRANSFORM_RULES",
+    "check_train_transform",
     "validate_config",
 ]
 
@@ -207,6 +211,78 @@ _RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "train.ema_decay": _BELOW_ONE,
 }
 
+def _pair(low: float, high: float, integer: bool = False, open_low: bool = False
+          ) -> tuple[Callable[[Any], bool], str]:
+    """Rule for ``[lo, hi]``: two numbers (ints when ``integer``) with ``low <= lo <= hi <= high``
+    (``low < lo`` when ``open_low``)."""
+    def test(v: Any) -> bool:
+        if not (isinstance(v, (list, tuple)) and len(v) == 2):
+            return False
+        if not all(_is_int(x) if integer else _is_number(x) for x in v):
+            return False
+        above = v[0] > low if open_low else v[0] >= low
+        return above and v[0] <= v[1] <= high
+    kind = "integers" if integer else "numbers"
+    bounds = f"({low:g}, {high:g}]" if open_low else f"[{low:g}, {high:g}]"
+    return test, f"two {kind} [lo, hi] with lo <= hi, within {bounds}"
+
+
+def _channel_values(positive: bool) -> tuple[Callable[[Any], bool], str]:
+    def test(v: Any) -> bool:
+        return (isinstance(v, (list, tuple)) and len(v) in (1, 3) and all(map(_is_number, v))
+                and (not positive or all(x > 0 for x in v)))
+    return test, "a list of 1 or 3 numbers" + (" > 0" if positive else "")
+
+
+#: Every key ``data.train_transform`` may hold (the keyword arguments of
+#: :func:`sqsnet.data.transforms.build_train_transform`) and what its value must be. The
+#: real-photo augmentations (``grayscale`` ... ``box_shift``, :mod:`sqsnet.data.photo_augment`)
+#: are off unless their probability is above 0.
+TRAIN_TRANSFORM_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "scale": _pair(0.0, 1.0, open_low=True),
+    "ratio": _pair(0.0, 10.0, open_low=True),
+    "hflip": _PROBABILITY,
+    "rotation": _rule(lambda v: _is_number(v) and 0 <= v <= 180, "degrees in [0, 180]"),
+    "color_jitter": _NON_NEGATIVE,
+    "mean": _channel_values(positive=False),
+    "std": _channel_values(positive=True),
+    "grayscale": _PROBABILITY,
+    "tint": _PROBABILITY,
+    "tint_strength": _BELOW_ONE,
+    "blur": _PROBABILITY,
+    "blur_sigma": _pair(0.0, 10.0, open_low=True),
+    "downscale": _PROBABILITY,
+    "downscale_factor": _pair(0.0, 1.0, open_low=True),
+    "jpeg": _PROBABILITY,
+    "jpeg_quality": _pair(1, 100, integer=True),
+    "box_jitter": _PROBABILITY,
+    "box_scale": _pair(0.5, 1.5),
+    "box_shift": _rule(lambda v: _is_number(v) and 0 <= v <= 0.1, "a number in [0, 0.1]"),
+}
+
+
+def check_train_transform(options: Mapping[str, Any], where: str = "config",
+                          prefix: str = "data.train_transform.") -> None:
+    """Check the keys and values of a training-transform mapping (``data.train_transform``).
+
+    Args:
+        options: Keyword arguments of the training transform.
+        where: Name used in error messages (a file path, ``overrides``...).
+        prefix: Dotted name the keys are reported under.
+
+    Raises:
+        ConfigError: ``"<where>: <prefix><key>=<value>: expected <what>"`` for the first bad
+            value, or an unknown key with the known ones.
+    """
+    for key, value in options.items():
+        if key not in TRAIN_TRANSFORM_RULES:
+            raise ConfigError(f"{where}: {prefix.rstrip('.')}: unknown key '{key}' (expected "
+                              f"one of {', '.join(sorted(TRAIN_TRANSFORM_RULES))})")
+        test, expected = TRAIN_TRANSFORM_RULES[key]
+        if not test(value):
+            raise ConfigError(f"{where}: {prefix}{key}={value!r}: expected {expected}")
+
+
 _TYPE_NAMES: dict[Any, str] = {bool: "true or false", int: "an integer", float: "a number",
                                str: "a string", type(None): "null"}
 
@@ -294,6 +370,7 @@ def validate_config(cfg: Config, where: str = "config") -> Config:
         ConfigError: Naming the key, the value and what was expected.
     """
     _check_values(cfg, "", where)
+    check_train_transform(cfg.data.train_transform, where)
     m = cfg.model
     if m.fusion == "cross_attention" and m.use_local and m.use_global \
             and m.fused_dim % m.fusion_heads:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.helpers import shared_data_root
+from tests.helpers import make_ferplus_fixture, shared_data_root, write_tiny_config
 
 
 @pytest.fixture
@@ -16,6 +16,18 @@ def ferplus_root() -> Path:
     if not (root / "FER2013Valid" / "label.csv").is_file():
         pytest.skip(f"real FERPlus data not found at {root} (set SQSNET_DATA)")
     return root
+
+
+@pytest.fixture
+def fixture_data(tmp_path: Path) -> Path:
+    """A tiny FERPlus tree (:func:`tests.helpers.make_ferplus_fixture`)."""
+    return make_ferplus_fixture(tmp_path / "ferplus")
+
+
+@pytest.fixture
+def tiny_cfg_path(tmp_path: Path) -> Path:
+    """The tiny training config (:func:`tests.helpers.write_tiny_config`)."""
+    return write_tiny_config(tmp_path / "tiny.yaml")
 
 
 @pytest.fixture(autouse=True)

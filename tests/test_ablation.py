@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from sqsnet.ablation import collect_results, results_markdown
+from sqsnet.cli import main
+from tests.helpers import make_ferplus_fixture, write_tiny_config
 
 
 def _fake_run(root: Path, name: str, acc: float, f1: float, rate: float) -> None:
@@ -67,3 +69,38 @@ def test_committed_results_match_their_table_and_results_md() -> None:
     table = results_markdown(results)
     assert table == (folder / "results.md").read_text()
     assert table.strip() in (repo / "RESULTS.md").read_text()
+
+
+def test_ablation_grid_on_a_fixture(tmp_path, caplog, capsys):
+    fixture_data = make_ferplus_fixture(tmp_path / "ferplus")
+    tiny_cfg_path = write_tiny_config(tmp_path / "tiny.yaml")
+    out = tmp_path / "grid"
+    args = ["ablate", "--config", str(tiny_cfg_path), "--data-root", str(fixture_data),
+            "--seeds", "1", "--epochs", "1", "--variants", "full", "no_sqs", "--out-dir",
+            str(out), "--no-progress", "--set", "train.max_steps_per_epoch=2",
+            "train.tta=false"]
+    assert main(args) == 0
+    text = (out / "results.json").read_text()
+    assert "NaN" not in text  # strict JSON: the one-seed t-test has null t and p
+    results = json.loads(text)
+    assert set(results["variants"]) == {"full", "no_sqs"}
+    assert results["ttest_full_vs_no_sqs"]["pvalue"] is None
+    for entry in results["variants"].values():
+        assert entry["seeds"] == [0] and len(entry["val_accuracy"]) == 1
+    assert (out / "results.csv").read_text().count("\n") == 3
+    assert "w/o SQS" in (out / "results.md").read_text()
+    assert results["ttests"]["full_vs_no_sqs/val_accuracy"]["seeds"] == [0]
+    stamp = (out / "full-seed0" / "summary.json").stat().st_mtime
+    caplog.clear()
+    with caplog.at_level("INFO"):
+        assert main(args) == 0
+    assert (out / "full-seed0" / "summary.json").stat().st_mtime == stamp
+    assert "finished already, skipping" in caplog.text
+    # the same folder with other settings: refused, naming the run and the difference
+    capsys.readouterr()
+    assert main([*args[:args.index("--epochs")], "--epochs", "2",
+                 *args[args.index("--epochs") + 2:]]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "full-seed0 was trained with other settings" in err[0]
+    assert "train.epochs: 1 -> 2" in err[0] and "--out-dir" in err[0]
+    assert (out / "full-seed0" / "summary.json").stat().st_mtime == stamp

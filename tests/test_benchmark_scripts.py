@@ -74,3 +74,18 @@ def test_compile_step_times_eager_against_compiled_parts(tmp_path, monkeypatch, 
         result["train_images_per_s"]["compiled"] / result["train_images_per_s"]["eager"])
     table = capsys.readouterr().out
     assert "| compiled |" in table and "backend eager" in table
+
+
+def test_train_step_times_the_three_sqs_steps(tmp_path, monkeypatch, capsys):
+    cfg = write_tiny_config(tmp_path / "tiny.yaml")
+    out = tmp_path / "step.json"
+    monkeypatch.setattr(sys, "argv", [
+        "train_step.py", "--config", str(cfg), "--batch", "8", "--rounds", "1",
+        "--json", str(out)])
+    runpy.run_path(str(REPO / "benchmarks" / "train_step.py"), run_name="__main__")
+    result = json.loads(out.read_text())
+    assert set(result["step_s"]) == {"a_base", "b_sqs_batch", "c_sqs_four_pass"}
+    assert result["ratio_c_over_a"] == pytest.approx(
+        result["step_s"]["c_sqs_four_pass"] / result["step_s"]["a_base"])
+    assert result["sqs_inference_flops_share"] == 0.0  # SQS never runs at inference
+    assert "| (b) SQS in-batch quads |" in capsys.readouterr().out

@@ -184,7 +184,7 @@ def _finished_run(folder: Path) -> Path:
     from sqsnet.checkpoint import save_checkpoint
     from sqsnet.config import Config, config_to_dict
     from sqsnet.models import SQSNet
-    from sqsnet.train import METRIC_FIELDS
+    from sqsnet.training import METRIC_FIELDS
 
     from tests.helpers import tiny_model_config
 

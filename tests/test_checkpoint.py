@@ -1,10 +1,15 @@
 """Checkpoints under hostile input: the tensor checksum, retired settings in a saved config,
-weights that do not fit their config (sqsnet.checkpoint; round trips and atomic writes are in
-tests/test_train_cli.py)."""
+weights that do not fit their config; round trips, and writes that are killed or interrupted
+(sqsnet.checkpoint)."""
 
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -12,6 +17,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
+import sqsnet.checkpoint as checkpoint_mod
 from sqsnet.checkpoint import (
     DEFAULT_CHECKPOINT,
     CheckpointError,
@@ -22,8 +28,8 @@ from sqsnet.checkpoint import (
 )
 from sqsnet.config import Config, ConfigError, config_to_dict, load_config
 from sqsnet.models import SQSNet
-from sqsnet.train import train
-from tests.helpers import tiny_model_config, write_tiny_config
+from sqsnet.training import train
+from tests.helpers import REPO, tiny_model_config, write_tiny_config
 
 
 @pytest.fixture
@@ -158,3 +164,90 @@ def test_resuming_with_another_class_count_names_the_checkpoint(tmp_path):
                        r"not fit .*head.fc.weight"):
         train(load_config(cfg_path, [*overrides, "train.epochs=2"]),
               datasets=(_Faces(3), _Faces(3)), resume=True, progress=False)
+
+
+_WRITER = """
+import sys, torch
+from sqsnet.checkpoint import save_checkpoint
+from sqsnet.models import SQSNet
+from tests.helpers import tiny_model_config
+from sqsnet.config import Config
+cfg = Config(model=tiny_model_config())
+model = SQSNet(cfg.model)
+print("ready", flush=True)
+i = 0
+while True:
+    with torch.no_grad():
+        for p in model.parameters():
+            p.fill_(float(i))
+    save_checkpoint(sys.argv[1], model, cfg, {"i": i})
+    i += 1
+"""
+
+
+def test_killed_write_leaves_a_loadable_checkpoint(tmp_path):
+    target = tmp_path / "ckpt.safetensors"
+    proc = subprocess.Popen([sys.executable, "-c", _WRITER, str(target)], cwd=REPO,
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    deadline = time.time() + 60
+    while not target.exists() and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.7)  # let it be in the middle of further writes
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    ckpt = load_checkpoint(target)
+    i = ckpt.meta["i"]
+    params = {name for name, _ in SQSNet(ckpt.config.model).named_parameters()}
+    assert params
+    for name in params:  # weights and metadata come from the same, complete write
+        assert torch.all(ckpt.model_state[name] == float(i)), name
+
+
+def test_interrupted_save_keeps_the_old_file(tmp_path, monkeypatch):
+    cfg = Config(model=tiny_model_config())
+    model = SQSNet(cfg.model)
+    path = save_checkpoint(tmp_path / "c.safetensors", model, cfg, {"v": 1})
+
+    def broken(tensors, filename, metadata=None):
+        Path(filename).write_bytes(b"partial")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(checkpoint_mod, "save_file", broken)
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint(path, model, cfg, {"v": 2})
+    assert load_checkpoint(path).meta["v"] == 1
+    assert [p.name for p in tmp_path.iterdir()] == sorted(["c.safetensors", "c.json"]) or \
+        sorted(p.name for p in tmp_path.iterdir()) == ["c.json", "c.safetensors"]
+
+
+def test_checkpoint_round_trip_and_bad_files(tmp_path):
+    cfg = Config(model=tiny_model_config())
+    cfg.model.class_names = ["neutral", "happiness", "surprise", "sadness"]
+    model = SQSNet(cfg.model).eval()
+    path = save_checkpoint(tmp_path / "m.safetensors", model, cfg, {"dataset": "x"})
+    loaded = load_model(path)
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x), model(x))
+    assert loaded.class_names == cfg.model.class_names
+    assert oct(path.stat().st_mode & 0o777) == oct(0o666 & ~_umask())
+    with pytest.raises(CheckpointError, match="does not exist"):
+        load_checkpoint(tmp_path / "missing.safetensors")
+    junk = tmp_path / "junk.safetensors"
+    junk.write_bytes(b"not a safetensors file")
+    with pytest.raises(CheckpointError, match="not a readable safetensors"):
+        load_checkpoint(junk)
+    plain = tmp_path / "plain.safetensors"
+    save_file({"w": torch.zeros(2)}, str(plain))
+    with pytest.raises(CheckpointError, match="no SQSNet metadata"):
+        load_checkpoint(plain)
+    with pytest.raises(CheckpointError, match="without best.safetensors"):
+        load_checkpoint(tmp_path / "nothing-here" if (tmp_path / "nothing-here").mkdir() is None
+                        else tmp_path)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -12,7 +12,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from sqsnet.checkpoint import CheckpointError, load_model, save_checkpoint
-from sqsnet.config import Config, TrainConfig, load_config
+from sqsnet.config import Config, load_config
 from sqsnet.data import FERPLUS_CLASSES, build_dataset, build_eval_transform
 from sqsnet.diagnostics import (
     BranchRecorder,
@@ -24,7 +24,7 @@ from sqsnet.diagnostics import (
     report_markdown,
 )
 from sqsnet.models import SQSNet
-from sqsnet.train import METRIC_FIELDS, _param_groups, train
+from sqsnet.training import METRIC_FIELDS, train
 from tests.helpers import make_ferplus_fixture, tiny_model_config, write_tiny_config
 
 
@@ -183,13 +183,3 @@ def test_resume_upgrades_an_older_metrics_file(tmp_path, data):
     (run / "metrics.csv").write_text("epoch,mystery\n1,2\n")
     with pytest.raises(CheckpointError, match=r"metrics.csv: unexpected columns \['mystery'\]"):
         _train(cfg_path, data, tmp_path / "a", epochs=3, resume=True)
-
-
-def test_parameter_groups_decay_weights_only(model):
-    groups = _param_groups(model, TrainConfig(lr=1e-3, weight_decay=0.05))
-    assert [g["lr"] for g in groups] == [1e-3, 1e-3]  # the layout older runs resume with
-    assert [g["weight_decay"] for g in groups] == [0.05, 0.0]
-    ids = [id(p) for g in groups for p in g["params"]]
-    assert len(ids) == len(set(ids)) and set(ids) == {id(p) for p in model.parameters()}
-    assert all(p.ndim > 1 for p in groups[0]["params"])
-    assert all(p.ndim <= 1 for p in groups[1]["params"])

@@ -11,7 +11,13 @@ from torch import nn
 from sqsnet.cli import main
 from sqsnet.config import ConfigError, TrainConfig, load_config
 from sqsnet.models import SQSNet
-from sqsnet.profiling import count_gflops, count_parameters, measure_train_throughput
+from sqsnet.profiling import (
+    STEP_MODES,
+    count_gflops,
+    count_parameters,
+    measure_train_throughput,
+    time_sqs_steps,
+)
 from sqsnet.utils.runtime import autocast_dtype
 from tests.helpers import write_tiny_config
 
@@ -84,3 +90,20 @@ def test_profile_cli_measures_training_as_the_config_sets_it(tmp_path, capsys, o
     assert result["params_m"] == pytest.approx(count_parameters(SQSNet(cfg.model)) / 1e6)
     assert result["grid"] == list(SQSNet(cfg.model).grid_size)
     assert f"({precision}" in capsys.readouterr().out
+
+
+def test_sqs_step_timing_steps_all_three_modes_from_the_same_weights(tmp_path, monkeypatch):
+    cfg = load_config(write_tiny_config(tmp_path / "tiny.yaml"))
+    stepped: list[tuple[bool, int]] = []
+    real_forward = SQSNet.forward_train
+
+    def recording(self, batch):
+        stepped.append((self.sqs is not None, batch.images.shape[0]))
+        return real_forward(self, batch)
+
+    monkeypatch.setattr(SQSNet, "forward_train", recording)
+    times = time_sqs_steps(cfg.model, batch_size=8, rounds=2, warmup=1)
+    assert list(times) == list(STEP_MODES) == ["a_base", "b_sqs_batch", "c_sqs_four_pass"]
+    assert all(len(v) == 2 and min(v) > 0 for v in times.values())
+    # interleaved round by round: base, in-batch (8 images), four-pass (32 images)
+    assert stepped == [(False, 8), (True, 8), (True, 32)] * 3

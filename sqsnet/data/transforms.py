@@ -6,6 +6,14 @@ constants). All transforms take a PIL image (any mode; the readers give RGB) or 
 ``[C, H, W]`` uint8 tensor and return a float tensor ``[in_chans, img_size, img_size]``
 normalised with the ImageNet mean/std. Grayscale inputs are replicated to 3 channels.
 
+Colour: FER2013 / FERPlus are grey (replicated to 3 equal channels); photos are mostly
+colour. Both transforms keep an image's colour as it comes: a grey-trained model sees colour
+only at evaluation, unless training tints its images (``tint``) or evaluation converts every
+image to grey (``build_eval_transform(grayscale=True)``), which makes train and eval match
+for a grey training set. The training transform's real-photo augmentations (colour and grey,
+blur, downscaling, JPEG, the detector box's scale and offset) are in
+:mod:`sqsnet.data.photo_augment`; all are off unless ``data.train_transform`` turns them on.
+
 TTA (:func:`tta_views`; :func:`sqsnet.evaluate.tta_predict` averages the model over them)
 works on already-normalised batches, so it needs no access to the original images. The five
 views are deterministic:
@@ -32,12 +40,15 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 
 from sqsnet.config import is_crop_fraction
+from sqsnet.config_checks import check_train_transform
+from sqsnet.data.photo_augment import PhotoAugment, ToGrey
 
 __all__ = [
     "IMAGENET_DEFAULT_MEAN",
     "IMAGENET_DEFAULT_STD",
     "EnsureChannels",
     "CenterCropFraction",
+    "ToGrey",
     "build_train_transform",
     "build_eval_transform",
     "TTA_VIEW_NAMES",
@@ -154,14 +165,17 @@ def build_train_transform(
     mean: Sequence[float] = IMAGENET_DEFAULT_MEAN,
     std: Sequence[float] = IMAGENET_DEFAULT_STD,
     ratio: tuple[float, float] = (0.9, 1.0 / 0.9),
+    **photo: Any,
 ) -> Callable[[Any], torch.Tensor]:
     """Training augmentation for face crops.
 
-    Pipeline: to tensor image -> channels to ``in_chans`` -> random rotation
-    (+-``rotation`` degrees, bilinear, black fill) -> RandomResizedCrop(``img_size``,
-    ``scale``, near-square ``ratio``) -> horizontal flip (p=``hflip``) -> colour jitter
-    (brightness/contrast, + saturation for RGB) -> float in [0, 1] -> normalise -> timm
-    RandomErasing (p=``random_erasing``, per-pixel noise, on the normalised tensor).
+    Pipeline: to tensor image -> channels to ``in_chans`` -> [detector box jitter] ->
+    random rotation (+-``rotation`` degrees, bilinear, black fill) ->
+    RandomResizedCrop(``img_size``, ``scale``, near-square ``ratio``) -> horizontal flip
+    (p=``hflip``) -> colour jitter (brightness/contrast, + saturation for RGB) -> [grayscale,
+    tint, blur, downscale, JPEG] -> float in [0, 1] -> normalise -> timm RandomErasing
+    (p=``random_erasing``, per-pixel noise, on the normalised tensor). The bracketed steps
+    are the real-photo augmentations (:mod:`sqsnet.data.photo_augment`), off by default.
 
     Args:
         img_size: Output side in pixels.
@@ -174,13 +188,25 @@ def build_train_transform(
         mean: Normalisation mean (3 values are averaged for ``in_chans=1``).
         std: Normalisation std.
         ratio: Aspect ratio range of RandomResizedCrop (faces: close to square).
+        **photo: The real-photo settings, fields of
+            :class:`~sqsnet.data.photo_augment.PhotoAugment` (``grayscale``, ``tint``,
+            ``blur``, ``downscale``, ``jpeg``, ``box_jitter`` and their parameters).
 
     Returns:
         A callable mapping a PIL image or ``[C, H, W]`` uint8 tensor to a float tensor
         ``[in_chans, img_size, img_size]``.
+
+    Raises:
+        ConfigError: An unknown setting or a value out of its range, named as its
+            ``data.train_transform`` key.
     """
+    check_train_transform(dict(scale=scale, hflip=hflip, rotation=rotation,
+                               color_jitter=color_jitter, mean=mean, std=std, ratio=ratio,
+                               **photo), where="training transform")
+    real = PhotoAugment(**photo)
     mean_l, std_l = _mean_std(in_chans, mean, std)
     ops: list[Callable[[Any], Any]] = [v2.ToImage(), EnsureChannels(in_chans)]
+    ops += real.framing_ops()
     if rotation and rotation > 0:
         ops.append(v2.RandomRotation(rotation, interpolation=v2.InterpolationMode.BILINEAR))
     ops.append(v2.RandomResizedCrop(img_size, scale=tuple(scale), ratio=tuple(ratio), antialias=True))
@@ -194,6 +220,7 @@ def build_train_transform(
                 saturation=color_jitter if in_chans == 3 else None,
             )
         )
+    ops += real.photo_ops()
     ops += [v2.ToDtype(torch.float32, scale=True), v2.Normalize(mean_l, std_l), v2.ToPureTensor()]
     if random_erasing and random_erasing > 0:
         ops.append(RandomErasing(probability=random_erasing, mode="pixel", device="cpu"))
@@ -206,6 +233,7 @@ def build_eval_transform(
     mean: Sequence[float] = IMAGENET_DEFAULT_MEAN,
     std: Sequence[float] = IMAGENET_DEFAULT_STD,
     crop_pct: float = 1.0,
+    grayscale: bool = False,
 ) -> Callable[[Any], torch.Tensor]:
     """Deterministic evaluation transform: optional centre crop, then resize to a square.
 
@@ -213,7 +241,9 @@ def build_eval_transform(
     resized; a ``crop_pct`` below 1 first keeps the central share of each side, which
     matches the apparent face size of the training crops (``RandomResizedCrop`` with
     scale 0.8-1 keeps about 0.95 of each side on average). Non-square crops are resized
-    without keeping the aspect ratio.
+    without keeping the aspect ratio. Colour images stay colour unless ``grayscale``
+    (then every image becomes its luminance, replicated to ``in_chans`` channels, as a
+    FER2013 face is).
 
     Args:
         img_size: Output side in pixels.
@@ -221,6 +251,7 @@ def build_eval_transform(
         mean: Normalisation mean.
         std: Normalisation std.
         crop_pct: Side fraction kept by the centre crop (the model's ``crop_pct``).
+        grayscale: Convert colour images to grey (for models trained on grey faces).
 
     Returns:
         A callable mapping a PIL image or ``[C, H, W]`` uint8 tensor to a float tensor
@@ -228,6 +259,8 @@ def build_eval_transform(
     """
     mean_l, std_l = _mean_std(in_chans, mean, std)
     ops: list[Callable[[Any], Any]] = [v2.ToImage(), EnsureChannels(in_chans)]
+    if grayscale and in_chans == 3:
+        ops.append(ToGrey())
     if _check_crop_pct(crop_pct) < 1.0:
         ops.append(CenterCropFraction(crop_pct))
     ops += [
@@ -274,7 +307,7 @@ def tta_views(x: torch.Tensor, crop: float = 0.9) -> torch.Tensor:
 
 
 class MixupCutmix:
-    """Mixup/CutMix via timm, returning soft targets *and* each sample's dominant label.
+    """Mixup/CutMix via timm, returning mixed targets *and* each sample's dominant label.
 
     Wraps :class:`timm.data.Mixup` (which mixes sample ``i`` with ``B - 1 - i``, the
     flipped batch). The image mixing is timm's own (``_mix_batch``/``_mix_pair``/
@@ -282,10 +315,13 @@ class MixupCutmix:
     reproducibility); the targets are computed here so that soft (FERPlus probability)
     targets can be mixed too, which timm does not support.
 
-    * ``soft_targets = lam * smooth(y_i) + (1 - lam) * smooth(y_partner)`` where
-      ``smooth(y) = (1 - label_smoothing) * y + label_smoothing / K`` (hard labels are
-      one-hot first; identical to timm's ``mixup_target``).
-    * ``dominant[i]`` = own hard label if ``lam_i >= 0.5`` else the partner's (SQS uses it).
+    * ``mixed = lam * p_i + (1 - lam) * p_partner`` where ``p`` is the one-hot vector of a
+      hard label or the given distribution. No label smoothing here: the loss smooths every
+      target alike (:mod:`sqsnet.models.losses`), and smoothing the mixture equals timm's
+      ``mixup_target`` of smoothed labels.
+    * ``dominant[i]`` = own hard label if ``lam_i >= 0.5`` else the partner's (SQS mines
+      quads with it); the hard labels come with the batch
+      (:class:`sqsnet.models.TrainBatch`), never re-derived here.
     * Odd batches: timm needs an even batch, so the first ``B - 1`` samples are mixed among
       themselves (partner ``B - 2 - i``) and the last one is left unmixed (``lam = 1``).
 
@@ -295,7 +331,6 @@ class MixupCutmix:
         cutmix_alpha: Beta parameter of CutMix (0 disables CutMix).
         prob: Probability of mixing a batch (element/pair in those modes).
         switch_prob: Probability of CutMix instead of Mixup when both are on.
-        label_smoothing: Smoothing of the targets.
         mode: timm mode: ``batch``, ``pair`` or ``elem``.
         correct_lam: Correct ``lam`` for CutMix boxes clipped by the border.
         cutmix_minmax: timm's min/max CutMix box ratio (overrides ``cutmix_alpha``).
@@ -308,7 +343,6 @@ class MixupCutmix:
         cutmix_alpha: float = 0.4,
         prob: float = 1.0,
         switch_prob: float = 0.5,
-        label_smoothing: float = 0.1,
         mode: str = "batch",
         correct_lam: bool = True,
         cutmix_minmax: tuple[float, float] | None = None,
@@ -316,11 +350,10 @@ class MixupCutmix:
         if mode not in ("batch", "pair", "elem"):
             raise ValueError(f"mode must be 'batch', 'pair' or 'elem', got {mode!r}.")
         self.num_classes = int(num_classes)
-        self.label_smoothing = float(label_smoothing)
         self.mode = mode
         self.last_lam: torch.Tensor | None = None  # [B] mixing weights of the last call
         self.active = (mixup_alpha > 0 or cutmix_alpha > 0 or cutmix_minmax is not None) and prob > 0
-        self.mixup = Mixup(
+        self.mixup = Mixup(  # timm's targets are not used: no smoothing to give it
             mixup_alpha=mixup_alpha,
             cutmix_alpha=cutmix_alpha,
             cutmix_minmax=cutmix_minmax,
@@ -328,7 +361,7 @@ class MixupCutmix:
             switch_prob=switch_prob,
             mode=mode,
             correct_lam=correct_lam,
-            label_smoothing=label_smoothing,
+            label_smoothing=0.0,
             num_classes=num_classes,
         )
 
@@ -341,36 +374,35 @@ class MixupCutmix:
     def enabled(self, value: bool) -> None:
         self.mixup.mixup_enabled = bool(value)
 
-    def smooth(self, target: torch.Tensor) -> torch.Tensor:
-        """Smoothed target distributions ``[B, K]`` from hard ``[B]`` or soft ``[B, K]`` targets."""
-        k, s = self.num_classes, self.label_smoothing
+    def distributions(self, target: torch.Tensor) -> torch.Tensor:
+        """Target distributions ``[B, K]`` from hard ``[B]`` or soft ``[B, K]`` targets."""
+        k = self.num_classes
         if target.ndim == 1:
-            dist = F.one_hot(target.long(), k).float()
-        elif target.ndim == 2 and target.shape[1] == k:
-            dist = target.float()
-        else:
-            raise ValueError(f"targets must be [B] class indices or [B, {k}] distributions, got "
-                             f"shape {tuple(target.shape)}.")
-        return dist * (1.0 - s) + s / k
+            return F.one_hot(target.long(), k).float()
+        if target.ndim == 2 and target.shape[1] == k:
+            return target.float()
+        raise ValueError(f"targets must be [B] class indices or [B, {k}] distributions, got "
+                         f"shape {tuple(target.shape)}.")
 
     def __call__(
-        self, x: torch.Tensor, target: torch.Tensor
+        self, x: torch.Tensor, target: torch.Tensor, labels: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Mix a batch.
 
         Args:
             x: Images ``[B, C, H, W]`` (not modified; a mixed copy is returned).
             target: Hard labels ``[B]`` (int) or soft targets ``[B, K]`` (rows sum to 1).
+            labels: The batch's hard labels ``[B]`` (:attr:`sqsnet.models.TrainBatch.labels`).
 
         Returns:
-            ``(x_mixed [B, C, H, W], soft_targets [B, K] float32, dominant [B] int64)``.
+            ``(x_mixed [B, C, H, W], mixed_targets [B, K] float32, dominant [B] int64)``.
         """
         b = x.shape[0]
-        if target.shape[0] != b:
-            raise ValueError(f"{b} images but {target.shape[0]} targets.")
-        hard = target.long() if target.ndim == 1 else target.argmax(dim=-1)
-        dist = self.smooth(target).to(x.device)
-        hard = hard.to(x.device)
+        if target.shape[0] != b or labels.shape[0] != b:
+            raise ValueError(f"{b} images but {target.shape[0]} targets and "
+                             f"{labels.shape[0]} labels.")
+        dist = self.distributions(target).to(x.device)
+        hard = labels.long().to(x.device)
         x = x.clone()
         lam = torch.ones(b, device=x.device, dtype=torch.float32)
         n = b - (b % 2)
@@ -385,7 +417,7 @@ class MixupCutmix:
                 lam[:n] = self.mixup._mix_elem(sub).view(-1).float()
             partner[:n] = torch.arange(n - 1, -1, -1, device=x.device)
         w = lam.unsqueeze(1)
-        soft = w * dist + (1.0 - w) * dist[partner]
+        mixed = w * dist + (1.0 - w) * dist[partner]
         dominant = torch.where(lam >= 0.5, hard, hard[partner])
         self.last_lam = lam
-        return x, soft, dominant
+        return x, mixed, dominant

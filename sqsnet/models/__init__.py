@@ -6,10 +6,17 @@ from sqsnet.models.backbones import (
     UnknownModelError,
     create_backbone,
 )
+from sqsnet.models.batch import TrainBatch, hard_labels
 from sqsnet.models.fer_cnn import FerVGG
 from sqsnet.models.fusion import ConcatFusion, CrossAttentionFusion, Projection, create_fusion
 from sqsnet.models.heads import ClassifierHead
-from sqsnet.models.losses import classification_loss, distillation_loss
+from sqsnet.models.losses import (
+    LOSS_TERMS,
+    TOTAL_LOSS,
+    classification_loss,
+    distillation_loss,
+    smooth_targets,
+)
 from sqsnet.models.sqs import (
     QuadMiner,
     Quads,
@@ -26,13 +33,18 @@ __all__ = [
     "PretrainedWeightsError",
     "UnknownModelError",
     "create_backbone",
+    "TrainBatch",
+    "hard_labels",
     "FerVGG",
     "ConcatFusion",
     "CrossAttentionFusion",
     "Projection",
     "create_fusion",
     "ClassifierHead",
+    "LOSS_TERMS",
+    "TOTAL_LOSS",
     "classification_loss",
+    "smooth_targets",
     "distillation_loss",
     "QuadMiner",
     "Quads",

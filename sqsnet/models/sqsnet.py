@@ -6,10 +6,11 @@
   exactly the base branch.
 * ``model.forward_features(x)`` returns the fused map ``F``; ``model.forward_head(F)`` the
   logits (``pre_logits=True`` for pooled features), as in timm.
-* ``model.forward_train(x, target)`` is the explicit training call: it mines quads in the
-  batch, runs SQS on the fused maps and returns a :class:`TrainOutput` with both heads'
+* ``model.forward_train(batch)`` is the explicit training call, for a
+  :class:`~sqsnet.models.batch.TrainBatch` (``TrainBatch.from_targets(x, y)`` mines quads
+  in the batch; ``TrainBatch.from_quads(a, p, n1, n2, y)`` is the paper's four-pass mode):
+  it runs SQS on the fused maps and returns a :class:`TrainOutput` with both heads'
   logits, the similarity maps, the quad indices and every loss term.
-* ``model.forward_train_quads(a, p, n1, n2, target)`` is the paper's four-pass mode.
 
 Ablations: ``use_local=False`` (w/o CNN), ``use_global=False`` (w/o Swin), ``use_sqs=False``
 (w/o SQS: the training call returns the base cross-entropy only).
@@ -27,9 +28,10 @@ from torch import nn
 
 from sqsnet.config import Config, ConfigError, ModelConfig, apply_overrides, load_config
 from sqsnet.models.backbones import Backbone, create_backbone
+from sqsnet.models.batch import TrainBatch
 from sqsnet.models.fusion import Projection, create_fusion
 from sqsnet.models.heads import ClassifierHead
-from sqsnet.models.losses import classification_loss, distillation_loss
+from sqsnet.models.losses import LOSS_TERMS, TOTAL_LOSS, classification_loss, distillation_loss
 from sqsnet.models.sqs import (
     QuadMiner,
     Quads,
@@ -55,8 +57,9 @@ class TrainOutput:
         quads: Indices into ``features`` (``None`` without SQS).
         sqs: Similarity maps ``S_AP``, ``S_AN1``, ``S_AN2``, ``R`` (``Q x H x W``) and
             ``A_hat`` (``None`` without SQS).
-        losses: ``total``, ``ce``, ``sqs_ce``, ``sqs``, ``kd`` (scalar tensors; the SQS
-            terms are zero when SQS is off or no quad was found).
+        losses: :data:`~sqsnet.models.losses.TOTAL_LOSS` and every name of
+            :data:`~sqsnet.models.losses.LOSS_TERMS` (scalar tensors; the SQS terms are
+            zero when SQS is off or no quad was found).
     """
 
     logits: torch.Tensor
@@ -162,71 +165,51 @@ class SQSNet(nn.Module):
         """Inference: base logits ``B x K``. Never runs the SQS module."""
         return self.forward_head(self.forward_features(x))
 
-    def forward_train(
-        self,
-        x: torch.Tensor,
-        target: torch.Tensor,
-        labels: torch.Tensor | None = None,
-        quads: Quads | None = None,
-    ) -> TrainOutput:
-        """Training call with quads mined inside the batch (DESIGN 2.5).
+    def forward_train(self, batch: TrainBatch) -> TrainOutput:
+        """The training call, in-batch or four-pass (:class:`~sqsnet.models.batch.TrainBatch`).
+
+        In-batch (DESIGN 2.5): quads are mined among the ``B`` images by ``batch.labels``.
+        Four-pass (the paper's mode): the ``4B`` stacked images go through the backbone in
+        one batch and anchor ``i`` forms the quad ``(i, B + i, 2B + i, 3B + i)``. The base and
+        SQS heads see the ``B`` anchors only.
 
         Args:
-            x: ``B x 3 x S x S`` images (possibly Mixup/CutMix-mixed).
-            target: ``B`` hard labels or ``B x K`` soft targets for the cross-entropies.
-            labels: ``B`` hard labels used to mine quads (the dominant label under
-                Mixup/CutMix); defaults to ``target`` (or its argmax when soft).
-            quads: Precomputed quad indices into the batch (mined when ``None``).
+            batch: Images, targets (``B`` or ``B x K``) and hard labels (``B``).
 
         Returns:
-            :class:`TrainOutput`.
+            :class:`TrainOutput` (``features`` holds every image forwarded).
         """
-        features = self.forward_features(x)
-        if labels is None:
-            labels = target if target.ndim == 1 else target.argmax(dim=-1)
-        if self.sqs is not None and quads is None:
-            quads = self.miner(labels).to(x.device)
-        return self._train_outputs(features, torch.arange(x.shape[0], device=x.device),
-                                   target, quads)
-
-    def forward_train_quads(
-        self,
-        anchor: torch.Tensor,
-        positive: torch.Tensor,
-        negative1: torch.Tensor,
-        negative2: torch.Tensor,
-        target: torch.Tensor,
-    ) -> TrainOutput:
-        """The paper's four-pass training call: explicit ``(A, P, N1, N2)`` images.
-
-        All four tensors go through the backbone in one concatenated batch; the base and
-        SQS heads see the anchors only.
-
-        Args:
-            anchor / positive / negative1 / negative2: ``B x 3 x S x S`` each.
-            target: ``B`` hard labels or ``B x K`` soft targets of the anchors.
-
-        Returns:
-            :class:`TrainOutput` (``features`` holds all ``4B`` maps).
-        """
-        b = anchor.shape[0]
-        features = self.forward_features(torch.cat([anchor, positive, negative1, negative2]))
-        idx = torch.arange(b, device=anchor.device)
-        quads = Quads(idx, idx + b, idx + 2 * b, idx + 3 * b, excluded=0) if self.sqs else None
-        return self._train_outputs(features, idx, target, quads)
+        features = self.forward_features(batch.images)
+        b = batch.size
+        idx = torch.arange(b, device=features.device)
+        quads: Quads | None = None
+        if self.sqs is not None:
+            if batch.four_pass:
+                quads = Quads(idx, idx + b, idx + 2 * b, idx + 3 * b, excluded=0)
+            else:
+                quads = self.miner(batch.labels).to(features.device)
+        return self._train_outputs(features[:b], batch.targets, quads, features)
 
     def _train_outputs(
         self,
-        features: torch.Tensor,
-        base_idx: torch.Tensor,
+        anchor_features: torch.Tensor,
         target: torch.Tensor,
         quads: Quads | None,
+        features: torch.Tensor,
     ) -> TrainOutput:
+        """Both heads' logits and every loss term (:data:`~sqsnet.models.losses.LOSS_TERMS`).
+
+        Args:
+            anchor_features: ``B x d3 x H x W`` maps the base head classifies.
+            target: ``B`` or ``B x K`` targets of those ``B`` images.
+            quads: Indices into ``features`` (``None`` without SQS).
+            features: ``N x d3 x H x W`` maps of every image forwarded.
+        """
         lcfg = self.cfg.loss
-        logits = self.forward_head(features[base_idx])
+        logits = self.forward_head(anchor_features)
         ce = classification_loss(logits, target, lcfg.label_smoothing)
-        zero = ce.new_zeros(())
-        losses = {"ce": ce, "sqs_ce": zero, "sqs": zero, "kd": zero}
+        losses = dict.fromkeys(LOSS_TERMS, ce.new_zeros(()))
+        losses["ce"] = ce
         sqs_out: SQSOutput | None = None
         sqs_logits: torch.Tensor | None = None
         if self.sqs is not None and self.sqs_head is not None and quads is not None:
@@ -236,26 +219,26 @@ class SQSNet(nn.Module):
                     features[quads.negative1], features[quads.negative2],
                 )
                 sqs_logits = self.sqs_head(sqs_out.a_hat)
-                # Anchors index the base batch: in four-pass mode base_idx is 0..B-1 and
-                # quads.anchor is the same range, so target[quads.anchor] is correct too.
-                anchor_target = target[quads.anchor]
-                anchor_logits = logits[quads.anchor]
+                # anchors index the first B maps in both modes, so they index target too
                 losses["sqs_ce"] = classification_loss(
-                    sqs_logits, anchor_target, lcfg.label_smoothing
+                    sqs_logits, target[quads.anchor], lcfg.label_smoothing
                 )
                 losses["sqs"] = sqs_loss(
                     sqs_out.s_ap, sqs_out.s_an1, sqs_out.s_an2, self.cfg.sqs.margin
                 )
-                losses["kd"] = distillation_loss(anchor_logits, sqs_logits, lcfg.kd_temperature)
+                losses["kd"] = distillation_loss(logits[quads.anchor], sqs_logits,
+                                                 lcfg.kd_temperature)
             else:
                 sqs_logits = logits.new_zeros((0, self.num_classes))
-        losses["total"] = (
-            losses["ce"]
-            + lcfg.sqs_ce_weight * losses["sqs_ce"]
-            + self.cfg.sqs.weight * losses["sqs"]
-            + lcfg.kd_weight * losses["kd"]
-        )
+        weights = self.loss_weights()
+        losses[TOTAL_LOSS] = sum((weights[t] * losses[t] for t in LOSS_TERMS[1:]), losses["ce"])
         return TrainOutput(logits, sqs_logits, features, quads, sqs_out, losses)
+
+    def loss_weights(self) -> dict[str, float]:
+        """Weight of each loss term in the total (``ce`` weighs 1)."""
+        lcfg = self.cfg.loss
+        return {"ce": 1.0, "sqs_ce": lcfg.sqs_ce_weight, "sqs": self.cfg.sqs.weight,
+                "kd": lcfg.kd_weight}
 
     def gradcam_targets(
         self,

@@ -1,7 +1,13 @@
 """Seeing SQSNet: similarity maps, Grad-CAM and result plots.
 
 * :mod:`sqsnet.viz.similarity`: per-location SQS maps of a quad (``S_AP``, ``S_AN1``,
-  ``S_AN2``, ``R``, hinge) computed by the model's own training call, overlays and a figure.
+  ``S_AN2``, ``R``, hinge, contrast), fused and CNN branch before fusion, computed by the
+  model's own SQS module; overlays.
+* :mod:`sqsnet.viz.quad_plots`: figures of a quad's maps, each with a colour bar;
+  :mod:`sqsnet.viz.scales`: which colours mean what (full or own range).
+* :mod:`sqsnet.viz.regions` and :mod:`sqsnet.viz.atlas`: the SQS atlas, the mean contrast
+  of every ordered class pair with localisation scores and permutation p-values
+  (``sqsnet atlas``); :mod:`sqsnet.viz.atlas_plots` draws it.
 * :mod:`sqsnet.viz.gradcam`: Grad-CAM of the local, global and fused maps.
 * :mod:`sqsnet.viz.plots`: confusion matrix, training curves, per-class F1, seed results,
   embeddings, prediction bars; :func:`save_figure`.
@@ -38,12 +44,13 @@ from sqsnet.viz.samples import (
     subset_per_class,
     synthetic_face,
 )
+from sqsnet.viz.quad_plots import plot_contrast, plot_quad_maps
+from sqsnet.viz.scales import SCALES, ColourScale, map_scale
 from sqsnet.viz.similarity import (
     MAP_KEYS,
     QuadMaps,
     compute_quad_maps,
     overlay_heatmap,
-    plot_quad_maps,
 )
 
 __all__ = [
@@ -53,6 +60,10 @@ __all__ = [
     "compute_quad_maps",
     "overlay_heatmap",
     "plot_quad_maps",
+    "plot_contrast",
+    "SCALES",
+    "ColourScale",
+    "map_scale",
     # gradcam
     "BRANCHES",
     "available_branches",

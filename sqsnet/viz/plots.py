@@ -22,7 +22,9 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from torch.utils.data import DataLoader, Dataset
 
+from sqsnet.models.losses import LOSS_COLUMNS as TRAIN_LOSS_COLUMNS
 from sqsnet.viz._images import ImageLike, model_device, prepare_batch, to_pil
+from sqsnet.viz._style import MAX_WIDTH_IN, SMALL_PT, new_figure, styled
 
 __all__ = [
     "extract_features",
@@ -39,8 +41,9 @@ __all__ = [
 
 _LOG = logging.getLogger(__name__)
 
-LOSS_COLUMNS: tuple[str, ...] = ("train_loss", "train_ce", "train_sqs_ce", "train_sqs",
-                                 "train_kd", "train_aux", "val_loss")
+LOSS_COLUMNS: tuple[str, ...] = (*TRAIN_LOSS_COLUMNS, "val_loss")
+"""The loss curves drawn: the training terms (:data:`sqsnet.models.losses.LOSS_COLUMNS`), then
+the validation loss."""
 SPREAD_COLUMNS: dict[str, str] = {"val_local_std": "CNN (local)", "val_global_std": "Swin (global)"}
 VAL_COLUMNS: tuple[str, ...] = ("val_accuracy", "val_macro_f1", "val_balanced_accuracy")
 
@@ -94,36 +97,36 @@ def plot_confusion_matrix(
         fmt = ".2f"
     else:
         values, fmt = counts, ".0f"
-    side = max(4.0, 0.7 * k + 2.0)
-    fig = Figure(figsize=(side + 1.0, side), layout="constrained")
-    ax = fig.subplots()
-    sns.heatmap(values, annot=True, fmt=fmt, cmap="Blues", square=True, ax=ax,
-                xticklabels=list(class_names), yticklabels=list(class_names),
-                vmin=0.0, vmax=1.0 if normalize else None, cbar=True,
-                annot_kws={"fontsize": 8})
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    ax.tick_params(axis="x", rotation=45)
-    ax.tick_params(axis="y", rotation=0)
-    total = counts.sum()
-    acc = float(np.trace(counts) / total) if total else float("nan")
-    ax.set_title(title or f"confusion matrix ({'row-normalised' if normalize else 'counts'}), "
-                 f"accuracy {acc:.3f}")
+    side = min(max(4.0, 0.7 * k + 2.0), MAX_WIDTH_IN - 1.0)
+    with styled():  # 100 dpi, no text under 11 px as shown
+        fig = new_figure(side + 1.0, side)
+        ax = fig.subplots()
+        sns.heatmap(values, annot=True, fmt=fmt, cmap="Blues", square=True, ax=ax,
+                    xticklabels=list(class_names), yticklabels=list(class_names),
+                    vmin=0.0, vmax=1.0 if normalize else None, cbar=True,
+                    annot_kws={"fontsize": SMALL_PT})
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("true")
+        ax.tick_params(axis="x", rotation=45)
+        ax.tick_params(axis="y", rotation=0)
+        total = counts.sum()
+        acc = float(np.trace(counts) / total) if total else float("nan")
+        ax.set_title(title or f"confusion matrix ({'row-normalised' if normalize else 'counts'}), "
+                     f"accuracy {acc:.3f}")
     return fig
 
 
 def plot_training_curves(metrics: str | Path | pd.DataFrame) -> Figure:
     """Loss terms and validation metrics per epoch from a run's ``metrics.csv``.
 
-    Left: every loss column present (``train_loss`` = total, ``train_ce``,
-    ``train_sqs_ce``, ``train_sqs`` = L_SQS, ``train_kd``, ``train_aux`` when the global
-    branch has an auxiliary classifier, ``val_loss``). Middle: validation accuracy, macro-F1
+    Left: every loss column present (:data:`LOSS_COLUMNS`: ``train_loss`` = total,
+    ``train_ce``, ``train_sqs_ce``, ``train_sqs`` = L_SQS, ``train_kd``, ``val_loss``). Middle: validation accuracy, macro-F1
     and balanced accuracy, with the best epoch marked. Right, for runs that logged it: each
     branch's output spread over the validation images (log scale; a branch whose curve falls
     towards 0 has collapsed to a constant map, :mod:`sqsnet.diagnostics`).
 
     Args:
-        metrics: Path of ``metrics.csv`` (columns ``sqsnet.train.METRIC_FIELDS``), a run
+        metrics: Path of ``metrics.csv`` (columns ``sqsnet.training.METRIC_FIELDS``), a run
             folder holding one, or a DataFrame with an ``epoch`` column.
 
     Returns:

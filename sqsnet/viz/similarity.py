@@ -1,8 +1,9 @@
 """Per-location Spatial Quad-Similarity maps of one quad, for people to look at.
 
 For an anchor ``A``, a positive ``P`` (same class) and two negatives ``N1``, ``N2``
-:func:`compute_quad_maps` runs the model's own four-pass training call
-(:meth:`~sqsnet.models.SQSNet.forward_train_quads`) in eval mode without gradients and
+:func:`compute_quad_maps` forwards the four images in one batch to the model's fused maps
+(``model.forward_features``) and runs the model's own SQS module (``model.sqs``) on them,
+the computation the four-pass training call makes, in eval mode without gradients. It
 returns, on the model's fused grid ``H x W``:
 
 * ``S_AP``, ``S_AN1``, ``S_AN2``: ``exp(-||a_ij - x_ij||^2 / tau)`` in ``(0, 1]``; 1 where
@@ -10,7 +11,9 @@ returns, on the model's fused grid ``H x W``:
 * ``R = alpha * S_AP - beta * (S_AN1 + S_AN2)``: the refinement map that scales the anchor
   (``A_hat = A + gamma * R * A``), in ``[-2 beta, alpha]``;
 * the hinge map ``relu(m + S_AN1 - S_AP) + relu(m + S_AN2 - S_AP)``, whose mean is this
-  quad's ``L_SQS``.
+  quad's ``L_SQS``;
+* the contrast ``S_AP - max(S_AN1, S_AN2)`` (:attr:`QuadMaps.contrast`), what the hinge
+  acts on: a location adds to the loss exactly when its contrast is below the margin ``m``.
 
 Because the maps come from the SQS module inside the model (with its own ``tau``,
 ``alpha``, ``beta`` and normalisation), they are exactly what training optimises. A model
@@ -19,21 +22,33 @@ built with ``use_sqs=False`` has no SQS module; its maps are then computed with 
 fused maps (``QuadMaps.params["from_model"]`` is ``False``): they show how the fused
 features of that model would look to SQS, not anything it was trained with.
 
-:func:`plot_quad_maps` draws the four faces and the five maps over the anchor;
+**The CNN branch before fusion** (:attr:`QuadMaps.local`). The default fusion is
+cross-attention: every fused location mixes in the Swin branch's tokens from the whole
+face, so a fused location is not obviously local. To see what the fusion does to locality,
+the same SQS module is also applied to the CNN branch's own output map (``C1`` channels,
+e.g. 512 for the default's ``fer_vgg_m``), captured by a forward hook in the same forward
+pass. The fused map keeps the CNN branch's grid, so both maps have the same ``H x W`` and
+a location means the same part of the face in both. ``spatial_similarity`` L2-normalises
+each location's vector first (``normalize="l2"``, the default), so its distances lie in
+``[0, 4]`` whatever the width and the same ``tau`` applies; with ``normalize="none"`` the
+two widths' distances are not on one scale. Training never computes these local maps: they
+show how SQS would see the CNN's features, not a term of the loss.
+
+:func:`sqsnet.viz.plot_quad_maps` and :func:`sqsnet.viz.plot_contrast` draw them;
 :func:`overlay_heatmap` is the building block for any single overlay (the app uses it).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import matplotlib
 import numpy as np
 import torch
-from matplotlib.figure import Figure
 from PIL import Image
 
 from sqsnet.models.sqs import SpatialQuadSimilarity, SQSOutput, sqs_hinge_map
@@ -42,14 +57,15 @@ from sqsnet.viz._images import ImageLike, model_view, prepare_batch, resize_map
 __all__ = [
     "MAP_KEYS",
     "QuadMaps",
+    "branch_output",
     "compute_quad_maps",
     "overlay_heatmap",
-    "plot_quad_maps",
+    "sqs_module",
 ]
 
 _LOG = logging.getLogger(__name__)
 
-MAP_KEYS: tuple[str, ...] = ("s_ap", "s_an1", "s_an2", "r", "hinge")
+MAP_KEYS: tuple[str, ...] = ("s_ap", "s_an1", "s_an2", "r", "hinge", "contrast")
 """Names of the maps in a :class:`QuadMaps`, in display order."""
 
 ROLES: tuple[str, ...] = ("anchor", "positive", "negative 1", "negative 2")
@@ -71,8 +87,13 @@ class QuadMaps:
         labels: Optional class names of anchor, positive, negative 1, negative 2.
         images: The four images as the model sees them (its eval centre crop,
             ``model.cfg.crop_pct``), as PIL RGB at their own resolution (anchor first).
-        params: ``tau``, ``alpha``, ``beta``, ``gamma``, ``normalize``, ``grid`` (H, W) and
-            ``from_model`` (False when the model had no SQS module, see module docs).
+        params: ``tau``, ``alpha``, ``beta``, ``gamma``, ``normalize``, ``grid`` (H, W),
+            ``from_model`` (False when the model had no SQS module, see module docs) and
+            ``channels`` (width of the compared features).
+        branch: ``"fused"`` (the map SQS trains on) or ``"local"`` (the CNN branch's map
+            before fusion, see the module docstring).
+        local: The same quad's maps from the CNN branch before fusion (``branch="local"``),
+            or ``None`` (no CNN branch, or not asked for).
     """
 
     s_ap: np.ndarray
@@ -85,11 +106,21 @@ class QuadMaps:
     labels: list[str] | None = None
     images: list[Image.Image] = field(default_factory=list)
     params: dict[str, Any] = field(default_factory=dict)
+    branch: str = "fused"
+    local: QuadMaps | None = None
 
     @property
     def grid(self) -> tuple[int, int]:
         """``(H, W)`` of the maps."""
         return int(self.s_ap.shape[0]), int(self.s_ap.shape[1])
+
+    @property
+    def contrast(self) -> np.ndarray:
+        """``H x W`` contrast ``S_AP - max(S_AN1, S_AN2)`` in ``[-1, 1]``.
+
+        A location adds to the hinge exactly where its contrast is below ``margin``.
+        """
+        return self.s_ap - np.maximum(self.s_an1, self.s_an2)
 
     @property
     def r_limit(self) -> float:
@@ -105,7 +136,7 @@ class QuadMaps:
         return max(2.0 * (self.margin + 1.0), float(self.hinge.max()), 1e-6)
 
     def maps(self) -> dict[str, np.ndarray]:
-        """The five maps at grid resolution, keyed as :data:`MAP_KEYS`."""
+        """The six maps at grid resolution, keyed as :data:`MAP_KEYS`."""
         return {key: getattr(self, key) for key in MAP_KEYS}
 
     def upsampled(self, size: tuple[int, int] | int) -> dict[str, np.ndarray]:
@@ -116,16 +147,23 @@ class QuadMaps:
                 ``maps.upsampled(maps.images[0].size)``), or one int for a square.
 
         Returns:
-            ``{"s_ap", "s_an1", "s_an2", "r", "hinge"}`` -> ``height x width`` float32
-            arrays. Bilinear interpolation keeps every value inside the map's own range.
+            :data:`MAP_KEYS` -> ``height x width`` float32 arrays. Bilinear interpolation
+            keeps every value inside the map's own range.
         """
         if isinstance(size, int):
             size = (size, size)
         return {key: resize_map(value, size) for key, value in self.maps().items()}
 
 
-def _sqs_module(model: Any) -> tuple[SpatialQuadSimilarity, bool]:
-    """The model's SQS module, or a fresh one from ``model.cfg.sqs`` (and whether it is own)."""
+def sqs_module(model: Any) -> tuple[SpatialQuadSimilarity, bool]:
+    """The model's SQS module, or a fresh one from ``model.cfg.sqs``, and whether it is own.
+
+    Args:
+        model: An :class:`~sqsnet.models.SQSNet`.
+
+    Returns:
+        ``(module, from_model)``; the fresh module (``use_sqs=False``) is on the model's device.
+    """
     module = getattr(model, "sqs", None)
     if module is not None:
         return module, True
@@ -133,7 +171,62 @@ def _sqs_module(model: Any) -> tuple[SpatialQuadSimilarity, bool]:
     _LOG.info("model has no SQS module (use_sqs=False): computing maps with a fresh "
               "SpatialQuadSimilarity from model.cfg.sqs")
     fresh = SpatialQuadSimilarity(s.tau, s.alpha, s.beta, s.gamma, s.normalize, False)
-    return fresh, False
+    device = next(iter(model.parameters()), torch.empty(0)).device
+    return fresh.to(device), False
+
+
+@contextmanager
+def branch_output(model: Any, name: str = "local_branch") -> Iterator[list[torch.Tensor]]:
+    """Collect a branch's output maps while the model runs (a forward hook, always removed).
+
+    Args:
+        model: An :class:`~sqsnet.models.SQSNet`.
+        name: ``"local_branch"`` (the CNN) or ``"global_branch"`` (the Swin).
+
+    Yields:
+        A list that receives each call's detached ``B x C x H x W`` output; it stays
+        empty when the model has no such branch.
+    """
+    outputs: list[torch.Tensor] = []
+    branch = getattr(model, name, None)
+    handle = None
+    if branch is not None:
+        handle = branch.register_forward_hook(
+            lambda _m, _i, out: outputs.append(out.detach()))
+    try:
+        yield outputs
+    finally:
+        if handle is not None:
+            handle.remove()
+
+
+def _params(module: SpatialQuadSimilarity, out: SQSOutput, own: bool,
+            channels: int) -> dict[str, Any]:
+    return {
+        "tau": float(module.tau),
+        "alpha": float(module.alpha),
+        "beta": float(module.beta),
+        "gamma": float(module.gamma),
+        "normalize": module.normalize,
+        "grid": tuple(int(v) for v in out.s_ap.shape[-2:]),
+        "from_model": own,
+        "channels": int(channels),
+    }
+
+
+def _as_maps(out: SQSOutput, margin: float, params: dict[str, Any], branch: str,
+             labels: Sequence[str] | None, images: list[Image.Image]) -> QuadMaps:
+    hinge = sqs_hinge_map(out.s_ap, out.s_an1, out.s_an2, margin)
+
+    def np2d(t: torch.Tensor) -> np.ndarray:
+        return t[0].detach().float().cpu().numpy()
+
+    return QuadMaps(
+        s_ap=np2d(out.s_ap), s_an1=np2d(out.s_an1), s_an2=np2d(out.s_an2), r=np2d(out.r),
+        hinge=np2d(hinge), loss=float(hinge.mean()), margin=margin,
+        labels=list(labels) if labels is not None else None, images=images, params=params,
+        branch=branch,
+    )
 
 
 def compute_quad_maps(
@@ -143,13 +236,15 @@ def compute_quad_maps(
     negative1: ImageLike,
     negative2: ImageLike,
     labels: Sequence[str] | None = None,
+    local: bool = True,
 ) -> QuadMaps:
     """Compute the SQS maps of one quad exactly as the model's training call does.
 
     The images go through the model's eval transform
-    (``build_eval_transform(model.cfg.img_size, crop_pct=model.cfg.crop_pct)``) and then through
-    ``model.forward_train_quads(a, p, n1, n2, target)`` with a dummy target, in eval mode
-    (dropout off) and under ``torch.no_grad``; the model's train/eval mode is restored.
+    (``build_eval_transform(model.cfg.img_size, crop_pct=model.cfg.crop_pct)``), then in one
+    batch through ``model.forward_features`` and the model's SQS module
+    (``model.sqs(F_A, F_P, F_N1, F_N2)``), in eval mode (dropout off) and under
+    ``torch.no_grad``; the model's train/eval mode is restored.
 
     Args:
         model: An :class:`~sqsnet.models.SQSNet`. Without an SQS module
@@ -160,6 +255,8 @@ def compute_quad_maps(
         negative1: An image of another class.
         negative2: A second image of another class.
         labels: Optional class names of the four images, for titles.
+        local: Also compute the maps of the CNN branch's output before fusion
+            (:attr:`QuadMaps.local`; ``None`` for a model without a CNN branch).
 
     Returns:
         :class:`QuadMaps` with ``H x W`` maps on the model's fused grid.
@@ -172,43 +269,27 @@ def compute_quad_maps(
     quad = (anchor, positive, negative1, negative2)
     x = prepare_batch(model, quad)  # 4 x C x S x S
     images = [model_view(model, im) for im in quad]  # what the maps cover
-    module, own = _sqs_module(model)
+    module, own = sqs_module(model)
+    margin = float(model.cfg.sqs.margin)
     was_training = model.training
     model.eval()
     try:
-        with torch.no_grad():
-            if own:
-                target = torch.zeros(1, dtype=torch.long, device=x.device)
-                out = model.forward_train_quads(x[0:1], x[1:2], x[2:3], x[3:4], target)
-                sqs: SQSOutput | None = out.sqs
-                if sqs is None:  # pragma: no cover - forward_train_quads always has quads
-                    raise RuntimeError("the model's training call returned no SQS maps")
-            else:
-                feats = model.forward_features(x)
-                sqs = module.to(feats.device)(feats[0:1], feats[1:2], feats[2:3], feats[3:4])
-            margin = float(model.cfg.sqs.margin)
-            hinge = sqs_hinge_map(sqs.s_ap, sqs.s_an1, sqs.s_an2, margin)
-            loss = float(hinge.mean())
+        with torch.no_grad(), branch_output(model, "local_branch") as local_maps:
+            feats = model.forward_features(x)  # 4 x d3 x H x W, as the training call makes
+            sqs = module(feats[0:1], feats[1:2], feats[2:3], feats[3:4])
+            local_sqs: SQSOutput | None = None
+            lf = torch.cat(local_maps) if (local and local_maps) else None
+            if lf is not None and lf.shape[0] == 4:  # A, P, N1, N2 in the batch's order
+                local_sqs = module(lf[0:1], lf[1:2], lf[2:3], lf[3:4])
     finally:
         model.train(was_training)
-
-    def np2d(t: torch.Tensor) -> np.ndarray:
-        return t[0].detach().float().cpu().numpy()
-
-    params = {
-        "tau": float(module.tau),
-        "alpha": float(module.alpha),
-        "beta": float(module.beta),
-        "gamma": float(module.gamma),
-        "normalize": module.normalize,
-        "grid": tuple(int(v) for v in sqs.s_ap.shape[-2:]),
-        "from_model": own,
-    }
-    return QuadMaps(
-        s_ap=np2d(sqs.s_ap), s_an1=np2d(sqs.s_an1), s_an2=np2d(sqs.s_an2), r=np2d(sqs.r),
-        hinge=np2d(hinge), loss=loss, margin=margin,
-        labels=list(labels) if labels is not None else None, images=images, params=params,
-    )
+    maps = _as_maps(sqs, margin, _params(module, sqs, own, feats.shape[1]), "fused",
+                    labels, images)
+    if local_sqs is not None and lf is not None:
+        maps.local = _as_maps(local_sqs, margin,
+                              _params(module, local_sqs, own, int(lf.shape[1])),
+                              "local", labels, images)
+    return maps
 
 
 def overlay_heatmap(
@@ -218,8 +299,13 @@ def overlay_heatmap(
     vmax: float = 1.0,
     cmap: str = "viridis",
     alpha: float = 0.5,
+    centre: float | None = None,
 ) -> Image.Image:
     """Blend a colour-mapped heatmap over an image.
+
+    With ``centre`` (a diverging scale, :class:`sqsnet.viz.scales.ColourScale`) values
+    ``vmin .. centre`` take the lower half of the colour map and ``centre .. vmax`` the
+    upper half, so ``centre`` is drawn in the map's middle colour.
 
     Args:
         image: PIL image (any mode; converted to RGB).
@@ -228,6 +314,7 @@ def overlay_heatmap(
         vmax: Value mapped to the top of the colormap.
         cmap: Matplotlib colormap name.
         alpha: Weight of the heatmap (0 = image only, 1 = heatmap only).
+        centre: Value drawn in the colour map's middle colour (``None``: linear).
 
     Returns:
         PIL RGB image of the same size as ``image``.
@@ -236,91 +323,14 @@ def overlay_heatmap(
         raise ValueError(f"alpha must be in [0, 1], got {alpha}")
     rgb = image.convert("RGB")
     heat = resize_map(heatmap, rgb.size)
-    span = float(vmax) - float(vmin)
-    norm = np.clip((heat - vmin) / (span if span > 0 else 1.0), 0.0, 1.0)
+    if centre is not None and vmin < centre < vmax:
+        norm = np.where(heat < centre, 0.5 * (heat - vmin) / (centre - vmin),
+                        0.5 + 0.5 * (heat - centre) / (vmax - centre))
+    else:
+        span = float(vmax) - float(vmin)
+        norm = (heat - vmin) / (span if span > 0 else 1.0)
+    norm = np.clip(norm, 0.0, 1.0)
     colours = matplotlib.colormaps[cmap](norm)[..., :3]
     base = np.asarray(rgb, dtype=np.float32) / 255.0
     out = (1.0 - alpha) * base + alpha * colours
     return Image.fromarray((np.clip(out, 0, 1) * 255).round().astype(np.uint8), "RGB")
-
-
-def _blank(ax: Any) -> None:
-    ax.set_xticks([])
-    ax.set_yticks([])
-
-
-def plot_quad_maps(maps: QuadMaps, figsize: tuple[float, float] | None = None) -> Figure:
-    """Draw a quad and its SQS maps.
-
-    Top row: the four faces (anchor, positive, negative 1, negative 2) titled with their
-    labels, and the SQS settings. Bottom row, each over the anchor: ``S_AP``, ``S_AN1``,
-    ``S_AN2`` on one shared 0..1 scale (one colorbar), ``R`` on its own symmetric
-    diverging scale, and the hinge map (0 .. ``2(m + 1)``) with its mean in the title.
-    The figure title gives ``L_SQS``.
-
-    Args:
-        maps: From :func:`compute_quad_maps`.
-        figsize: Matplotlib figure size in inches (default ``(14, 6)``).
-
-    Returns:
-        A :class:`matplotlib.figure.Figure` (not attached to pyplot; nothing is shown).
-    """
-    fig = Figure(figsize=figsize or (14, 6.2), layout="constrained")
-    # Two subfigures so that the colorbars of the bottom row do not shift the faces.
-    top, bottom = fig.subfigures(2, 1)
-    face_axes = top.subplots(1, 5)
-    map_axes = bottom.subplots(1, 5)
-    images = list(maps.images)
-    if not images:
-        h, w = maps.grid
-        images = [Image.new("RGB", (w * 16, h * 16), (128, 128, 128))] * 4
-    labels = list(maps.labels) if maps.labels else [None] * 4
-    for ax, img, role, label in zip(face_axes[:4], images, ROLES, labels):
-        ax.imshow(img)
-        ax.set_title(f"{role}\n{label}" if label else role, fontsize=10)
-        _blank(ax)
-    info = face_axes[4]
-    info.axis("off")
-    p = maps.params
-    lines = [
-        f"grid {maps.grid[0]} x {maps.grid[1]}",
-        f"tau = {p.get('tau', float('nan')):.3g}",
-        f"alpha = {p.get('alpha', float('nan')):.3g}, beta = {p.get('beta', float('nan')):.3g}",
-        f"margin m = {maps.margin:.3g}",
-        f"normalize = {p.get('normalize', '?')}",
-    ]
-    if p.get("from_model") is False:
-        lines.append("(model has no SQS module:\n fresh module from cfg)")
-    info.text(0.0, 0.5, "\n".join(lines), va="center", ha="left", fontsize=10,
-              family="monospace", transform=info.transAxes)
-
-    anchor = images[0]
-    up = maps.upsampled(anchor.size)
-    extent = (-0.5, anchor.size[0] - 0.5, anchor.size[1] - 0.5, -0.5)
-    gray = anchor.convert("L")
-    shared = None
-    titles = {"s_ap": "S_AP", "s_an1": "S_AN1", "s_an2": "S_AN2"}
-    for ax, key in zip(map_axes[:3], ("s_ap", "s_an1", "s_an2")):
-        ax.imshow(gray, cmap="gray", extent=extent)
-        shared = ax.imshow(up[key], cmap="viridis", vmin=0.0, vmax=1.0, alpha=0.6,
-                           extent=extent)
-        ax.set_title(f"{titles[key]} (mean {float(getattr(maps, key).mean()):.2f})",
-                     fontsize=10)
-        _blank(ax)
-    bottom.colorbar(shared, ax=list(map_axes[:3]), shrink=0.8, label="similarity")
-    lim = maps.r_limit
-    ax = map_axes[3]
-    ax.imshow(gray, cmap="gray", extent=extent)
-    im_r = ax.imshow(up["r"], cmap="RdBu_r", vmin=-lim, vmax=lim, alpha=0.6, extent=extent)
-    ax.set_title(f"R (mean {float(maps.r.mean()):.2f})", fontsize=10)
-    _blank(ax)
-    bottom.colorbar(im_r, ax=ax, shrink=0.8)
-    ax = map_axes[4]
-    ax.imshow(gray, cmap="gray", extent=extent)
-    im_h = ax.imshow(up["hinge"], cmap="magma", vmin=0.0, vmax=maps.hinge_limit, alpha=0.6,
-                     extent=extent)
-    ax.set_title(f"hinge (mean {float(maps.hinge.mean()):.3f})", fontsize=10)
-    _blank(ax)
-    bottom.colorbar(im_h, ax=ax, shrink=0.8)
-    fig.suptitle(f"L_SQS = {maps.loss:.4f}   (m = {maps.margin:g})")
-    return fig

@@ -15,6 +15,7 @@ from sqsnet.data.transforms import (
     build_train_transform,
     tta_views,
 )
+from sqsnet.models import hard_labels, smooth_targets
 
 
 @pytest.mark.parametrize("image", [
@@ -82,52 +83,71 @@ def _fixed(mix: MixupCutmix, lam: float, cutmix: bool = False) -> None:
     mix.mixup._params_per_batch = lambda: (lam, cutmix)  # type: ignore[method-assign]
 
 
+def _mix(mix: MixupCutmix, x: torch.Tensor, y: torch.Tensor):
+    """Mix as the trainer does: the hard labels come with the batch."""
+    return mix(x, y, hard_labels(y))
+
+
 def test_mixup_dominant_labels_hand_made() -> None:
     x = torch.arange(4, dtype=torch.float32).view(4, 1, 1, 1).expand(4, 3, 2, 2).clone()
     y = torch.tensor([0, 1, 2, 3])
-    mix = MixupCutmix(num_classes=4, label_smoothing=0.0)
+    mix = MixupCutmix(num_classes=4)
     _fixed(mix, 0.3)
-    xm, soft, dom = mix(x, y)
+    xm, soft, dom = _mix(mix, x, y)
     assert torch.equal(x[:, 0, 0, 0], torch.arange(4.0))  # input untouched
     assert torch.allclose(xm[:, 0, 0, 0], 0.3 * torch.arange(4.0) + 0.7 * torch.arange(3.0, -1, -1))
     assert dom.tolist() == [3, 2, 1, 0]  # lam < 0.5: the partner (B-1-i) dominates
     assert torch.allclose(soft[0], torch.tensor([0.3, 0.0, 0.0, 0.7]))
     _fixed(mix, 0.5)
-    assert mix(x, y)[2].tolist() == [0, 1, 2, 3]  # lam >= 0.5: own label
+    assert _mix(mix, x, y)[2].tolist() == [0, 1, 2, 3]  # lam >= 0.5: own label
     _fixed(mix, 0.8)
-    _, soft, dom = mix(x, y)
+    _, soft, dom = _mix(mix, x, y)
     assert dom.tolist() == [0, 1, 2, 3]
     assert torch.allclose(soft.sum(1), torch.ones(4))
 
 
-def test_mixup_label_smoothing_matches_timm() -> None:
+def test_mixup_targets_smoothed_by_the_loss_match_timm() -> None:
+    """The mixer hands over unsmoothed mixtures; smoothed as the loss smooths every target,
+    they are timm's smoothed mixup targets."""
     from timm.data.mixup import mixup_target
 
     y = torch.tensor([2, 0, 1, 1])
-    mix = MixupCutmix(num_classes=3, label_smoothing=0.1)
+    mix = MixupCutmix(num_classes=3)
     _fixed(mix, 0.35)
-    _, soft, _ = mix(torch.zeros(4, 3, 4, 4), y)
-    assert torch.allclose(soft, mixup_target(y, 3, 0.35, 0.1))
+    _, soft, _ = _mix(mix, torch.zeros(4, 3, 4, 4), y)
+    assert torch.allclose(soft, mixup_target(y, 3, 0.35, 0.0))
+    assert torch.allclose(smooth_targets(soft, 3, 0.1), mixup_target(y, 3, 0.35, 0.1))
 
 
 def test_mixup_soft_targets_and_odd_batch() -> None:
     probs = torch.tensor([[0.6, 0.4, 0.0], [0.0, 0.2, 0.8], [1.0, 0.0, 0.0]])
-    mix = MixupCutmix(num_classes=3, label_smoothing=0.0)
+    mix = MixupCutmix(num_classes=3)
     _fixed(mix, 0.25)
     x = torch.randn(3, 3, 4, 4)
-    xm, soft, dom = mix(x, probs)
+    xm, soft, dom = _mix(mix, x, probs)
     # odd batch: samples 0 and 1 are partners, sample 2 stays unmixed
     assert torch.allclose(soft[0], 0.25 * probs[0] + 0.75 * probs[1])
     assert torch.allclose(soft[2], probs[2]) and torch.equal(xm[2], x[2])
     assert dom.tolist() == [2, 0, 0]  # argmax of the dominant sample's distribution
 
 
+def test_mixup_dominant_label_is_the_batch_label_never_re_derived() -> None:
+    """The dominant rule picks among the labels handed in, whatever the targets say."""
+    mix = MixupCutmix(num_classes=3)
+    _fixed(mix, 0.8)
+    probs = torch.tensor([[0.6, 0.4, 0.0], [0.0, 0.2, 0.8]])
+    _, _, dom = mix(torch.zeros(2, 3, 4, 4), probs, torch.tensor([1, 0]))
+    assert dom.tolist() == [1, 0]
+    with pytest.raises(ValueError, match="2 images but 2 targets and 3 labels"):
+        mix(torch.zeros(2, 3, 4, 4), probs, torch.tensor([1, 0, 2]))
+
+
 def test_mixup_cutmix_elem_mode_uses_per_sample_lam() -> None:
     torch.manual_seed(0)
     np.random.seed(0)
-    mix = MixupCutmix(num_classes=5, mode="elem", label_smoothing=0.0)
+    mix = MixupCutmix(num_classes=5, mode="elem")
     y = torch.tensor([0, 1, 2, 3, 4, 0])
-    _, soft, dom = mix(torch.randn(6, 3, 16, 16), y)
+    _, soft, dom = _mix(mix, torch.randn(6, 3, 16, 16), y)
     lam = mix.last_lam
     assert lam is not None and lam.shape == (6,)
     partner = y.flip(0)
@@ -136,8 +156,26 @@ def test_mixup_cutmix_elem_mode_uses_per_sample_lam() -> None:
 
 
 def test_mixup_disabled_passes_through() -> None:
-    mix = MixupCutmix(num_classes=3, mixup_alpha=0.0, cutmix_alpha=0.0, label_smoothing=0.0)
+    mix = MixupCutmix(num_classes=3, mixup_alpha=0.0, cutmix_alpha=0.0)
     x = torch.randn(4, 3, 4, 4)
-    xm, soft, dom = mix(x, torch.tensor([0, 1, 2, 0]))
+    xm, soft, dom = _mix(mix, x, torch.tensor([0, 1, 2, 0]))
     assert torch.equal(xm, x) and dom.tolist() == [0, 1, 2, 0]
     assert torch.equal(soft.argmax(1), dom)
+
+
+def test_eval_transform_keeps_colour_unless_asked_for_grey() -> None:
+    rgb = np.zeros((24, 24, 3), np.uint8)
+    rgb[..., 0] = 200  # a red image
+    colour = build_eval_transform(24)(Image.fromarray(rgb))
+    grey = build_eval_transform(24, grayscale=True)(Image.fromarray(rgb))
+    unnorm = lambda x: x * torch.tensor([0.229, 0.224, 0.225]).view(3, 1, 1) \
+        + torch.tensor([0.485, 0.456, 0.406]).view(3, 1, 1)  # noqa: E731
+    assert unnorm(colour)[0].mean() > 0.7 and unnorm(colour)[1].mean() < 0.05  # colour kept
+    g = unnorm(grey)
+    assert torch.allclose(g[0], g[1], atol=1e-5) and torch.allclose(g[1], g[2], atol=1e-5)
+    assert g[0].mean() == pytest.approx(0.299 * 200 / 255, abs=0.01)  # luminance
+    gray_face = Image.fromarray(rgb[..., 0])  # already grey: unchanged by the option
+    assert torch.allclose(build_eval_transform(24, grayscale=True)(gray_face),
+                          build_eval_transform(24)(gray_face), atol=1e-6)
+    assert build_eval_transform(24, in_chans=1, grayscale=True)(Image.fromarray(rgb)).shape \
+        == (1, 24, 24)

@@ -10,7 +10,7 @@ import torch
 from tests.helpers import tiny_model_config
 from sqsnet import create_model
 from sqsnet.config import ConfigError
-from sqsnet.models import SQSNet
+from sqsnet.models import SQSNet, TrainBatch
 
 LABELS = torch.tensor([0, 0, 1, 1, 2, 2, 3, 3])
 
@@ -18,7 +18,7 @@ LABELS = torch.tensor([0, 0, 1, 1, 2, 2, 3, 3])
 def _one_step(model: SQSNet, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
     model.train()
-    out = model.forward_train(x, y)
+    out = model.forward_train(TrainBatch.from_targets(x, y))
     out.losses["total"].backward()
     opt.step()
     return {k: float(v.detach()) for k, v in out.losses.items()}
@@ -37,7 +37,7 @@ def test_forward_returns_logits_tensor_only() -> None:
 def test_training_call_outputs() -> None:
     model = SQSNet(tiny_model_config())
     x = torch.randn(8, 3, 32, 32)
-    out = model.forward_train(x, LABELS)
+    out = model.forward_train(TrainBatch.from_targets(x, LABELS))
     assert out.logits.shape == (8, 4)
     assert out.quads is not None and len(out.quads) == 8 and out.quads.excluded == 0
     assert out.sqs_logits is not None and out.sqs_logits.shape == (8, 4)
@@ -57,7 +57,7 @@ def test_every_trainable_parameter_gets_a_gradient(learnable: bool) -> None:
     cfg = tiny_model_config()
     cfg.sqs.learnable = learnable
     model = SQSNet(cfg)
-    out = model.forward_train(torch.randn(8, 3, 32, 32), LABELS)
+    out = model.forward_train(TrainBatch.from_targets(torch.randn(8, 3, 32, 32), LABELS))
     out.losses["total"].backward()
     missing = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
     assert missing == []
@@ -79,21 +79,22 @@ def test_inference_never_runs_sqs() -> None:
     with torch.no_grad():
         model(torch.randn(4, 3, 32, 32))
     assert calls == [] and miner_calls == []
-    model.forward_train(torch.randn(8, 3, 32, 32), LABELS)
+    model.forward_train(TrainBatch.from_targets(torch.randn(8, 3, 32, 32), LABELS))
     assert "sqs" in calls and "sqs_head" in calls and miner_calls == [1]
 
 
 def test_soft_targets_and_dominant_labels() -> None:
     model = SQSNet(tiny_model_config())
     soft = torch.nn.functional.one_hot(LABELS, 4).float() * 0.7 + 0.075
-    out = model.forward_train(torch.randn(8, 3, 32, 32), soft, labels=LABELS)
+    out = model.forward_train(TrainBatch(torch.randn(8, 3, 32, 32), soft, LABELS))
     assert torch.isfinite(out.losses["total"])
     assert len(out.quads) == 8
 
 
 def test_batch_without_quads_still_trains() -> None:
     model = SQSNet(tiny_model_config())
-    out = model.forward_train(torch.randn(4, 3, 32, 32), torch.tensor([0, 1, 2, 3]))
+    batch = TrainBatch.from_targets(torch.randn(4, 3, 32, 32), torch.tensor([0, 1, 2, 3]))
+    out = model.forward_train(batch)
     assert len(out.quads) == 0 and out.quads.excluded == 4
     assert float(out.losses["sqs"]) == 0.0 and float(out.losses["kd"]) == 0.0
     out.losses["total"].backward()
@@ -103,7 +104,7 @@ def test_batch_without_quads_still_trains() -> None:
 def test_four_pass_mode() -> None:
     model = SQSNet(tiny_model_config())
     imgs = [torch.randn(3, 3, 32, 32) for _ in range(4)]
-    out = model.forward_train_quads(*imgs, torch.tensor([0, 1, 2]))
+    out = model.forward_train(TrainBatch.from_quads(*imgs, torch.tensor([0, 1, 2])))
     assert out.features.shape[0] == 12 and out.logits.shape == (3, 4)
     assert out.quads is not None and out.quads.positive.tolist() == [3, 4, 5]
     assert float(out.losses["sqs"].detach()) >= 0.0
@@ -136,7 +137,7 @@ def test_global_grid_differs_from_local_grid() -> None:
     cfg.global_branch.kwargs = dict(cfg.global_branch.kwargs, depths=[1], num_heads=[1])
     model = SQSNet(cfg)
     assert model.global_branch.grid_size == (8, 8) and model.local_branch.grid_size == (4, 4)
-    out = model.forward_train(torch.randn(8, 3, 32, 32), LABELS)
+    out = model.forward_train(TrainBatch.from_targets(torch.randn(8, 3, 32, 32), LABELS))
     assert out.features.shape[-2:] == (4, 4)
 
 
@@ -157,7 +158,7 @@ def test_paper_preset_at_batch_two() -> None:
     assert 85e6 < n_params < 100e6
     assert model.local_branch.out_channels == 2304 and model.global_branch.out_channels == 768
     x = torch.randn(2, 3, 224, 224)
-    out = model.forward_train(x, torch.tensor([0, 0]))
+    out = model.forward_train(TrainBatch.from_targets(x, torch.tensor([0, 0])))
     assert out.features.shape == (2, 1024, 7, 7)
     out.losses["total"].backward()
     assert torch.isfinite(out.losses["total"])

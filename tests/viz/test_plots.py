@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from sqsnet.evaluate import compute_metrics
 from sqsnet.models import SQSNet
-from sqsnet.train import METRIC_FIELDS
+from sqsnet.training import METRIC_FIELDS
 from sqsnet.viz import (
     extract_features,
     plot_confusion_matrix,
@@ -27,6 +27,7 @@ from sqsnet.viz import (
     seed_summary,
     synthetic_face,
 )
+from sqsnet.viz._style import DPI, MIN_TEXT_PX, text_sizes_px
 from tests.viz.conftest import assert_png
 
 CLASSES = ["neutral", "happiness", "surprise", "sadness"]
@@ -47,6 +48,11 @@ def test_confusion_matrix(tmp_path) -> None:
     assert_png(save_figure(plot_confusion_matrix(cm, CLASSES, normalize=False),
                            tmp_path / "cm_counts"))  # suffix added
     assert (tmp_path / "cm_counts.png").is_file()
+    counts = plot_confusion_matrix(cm, CLASSES, normalize=False)
+    shown = [t.get_text() for t in counts.axes[0].texts]  # the annotations are the counts
+    assert shown == [str(int(v)) for v in cm.ravel()]
+    assert "counts" in counts.axes[0].get_title()
+    assert counts.dpi == DPI and min(text_sizes_px(counts)) >= MIN_TEXT_PX
     with pytest.raises(ValueError):
         plot_confusion_matrix(np.zeros((3, 3)), CLASSES)
 
@@ -82,7 +88,9 @@ def test_training_curves_show_branch_spread_when_logged(tmp_path) -> None:
     assert [line.get_label() for line in spread.lines] == ["CNN (local)", "Swin (global)"]
     swin = spread.lines[1].get_ydata()
     assert np.allclose(swin[:3], [0.08, 0.008, 0.0008]) and np.isnan(swin[3])
-    assert "train_aux" in [line.get_label() for line in fig.axes[0].lines]
+    # the loss columns come from sqsnet.models.losses: an older run's retired train_aux
+    # column is not drawn
+    assert [line.get_label() for line in fig.axes[0].lines] == ["train_loss"]
     old = pd.DataFrame(rows).drop(columns=["val_local_std", "val_global_std"])
     assert len(plot_training_curves(old).axes) == 2  # runs that did not log it
     assert_png(save_figure(fig, tmp_path / "spread.png"))

@@ -1,14 +1,15 @@
-"""SQS similarity maps: shapes, ranges, identities, loss, overlays and the figure."""
+"""SQS similarity maps: shapes, ranges, identities, loss, contrast, CNN-branch maps, overlays."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
+from matplotlib.text import Text
 from PIL import Image
 
 from sqsnet.data import build_eval_transform
-from sqsnet.models import SQSNet
+from sqsnet.models import SQSNet, TrainBatch
 from sqsnet.models.sqs import sqs_loss
 from sqsnet.viz import (
     MAP_KEYS,
@@ -50,10 +51,47 @@ def test_maps_equal_the_models_training_call(tiny_model: SQSNet,
     tf = build_eval_transform(tiny_model.cfg.img_size)
     x = [tf(f)[None] for f in faces]
     with torch.no_grad():
-        out = tiny_model.forward_train_quads(*x, torch.zeros(1, dtype=torch.long))
+        out = tiny_model.forward_train(TrainBatch.from_quads(*x, torch.zeros(1, dtype=torch.long)))
     np.testing.assert_allclose(maps.s_ap, out.sqs.s_ap[0].numpy(), atol=1e-6)
     np.testing.assert_allclose(maps.r, out.sqs.r[0].numpy(), atol=1e-6)
     assert maps.loss == pytest.approx(float(out.losses["sqs"]), abs=1e-6)
+
+
+def test_contrast_is_what_the_hinge_acts_on(tiny_model: SQSNet,
+                                            faces: list[Image.Image]) -> None:
+    maps = compute_quad_maps(tiny_model, *faces)
+    np.testing.assert_allclose(maps.contrast, maps.s_ap - np.maximum(maps.s_an1, maps.s_an2))
+    active = maps.contrast < maps.margin
+    # a location adds to the hinge exactly where its contrast is below the margin
+    assert np.array_equal(maps.hinge > 1e-7, active)
+    assert (maps.contrast >= -1 - 1e-6).all() and (maps.contrast <= 1 + 1e-6).all()
+
+
+def test_cnn_branch_maps_come_from_the_same_module_on_the_branch_output(
+    tiny_model: SQSNet, faces: list[Image.Image]
+) -> None:
+    maps = compute_quad_maps(tiny_model, *faces, labels=["a", "a", "b", "b"])
+    local = maps.local
+    assert local is not None and local.branch == "local" and maps.branch == "fused"
+    assert local.grid == maps.grid  # the fusion keeps the CNN grid
+    assert local.params["channels"] == tiny_model.local_branch.out_channels
+    assert maps.params["channels"] == tiny_model.cfg.fused_dim
+    tf = build_eval_transform(tiny_model.cfg.img_size)
+    x = torch.stack([tf(f) for f in faces])
+    with torch.no_grad():
+        feats = tiny_model.local_branch(x)
+        ref = tiny_model.sqs(feats[0:1], feats[1:2], feats[2:3], feats[3:4])
+    np.testing.assert_allclose(local.s_ap, ref.s_ap[0].numpy(), atol=1e-6)
+    np.testing.assert_allclose(local.s_an2, ref.s_an2[0].numpy(), atol=1e-6)
+    assert local.labels == ["a", "a", "b", "b"] and local.local is None
+    assert not np.allclose(local.s_ap, maps.s_ap)  # a different feature map
+    assert compute_quad_maps(tiny_model, *faces, local=False).local is None
+
+
+def test_model_without_cnn_branch_has_no_local_maps(faces: list[Image.Image]) -> None:
+    model = SQSNet(tiny_model_config(use_local=False)).eval()
+    maps = compute_quad_maps(model, *faces)
+    assert maps.local is None and maps.s_ap.shape == tuple(model.grid_size)
 
 
 def test_upsampled_maps_have_the_image_size(tiny_model: SQSNet) -> None:
@@ -105,6 +143,7 @@ def test_model_without_sqs_uses_a_fresh_module(faces: list[Image.Image]) -> None
     assert maps.params["from_model"] is False
     assert maps.s_ap.shape == tuple(model.grid_size)
     assert (maps.s_ap > 0).all() and (maps.hinge >= 0).all()
+    assert maps.local is not None and maps.local.params["from_model"] is False
 
 
 def test_bad_labels_raise(tiny_model: SQSNet, faces: list[Image.Image]) -> None:
@@ -122,11 +161,26 @@ def test_overlay_keeps_the_image_size() -> None:
         overlay_heatmap(img, np.zeros((3, 4)), alpha=2.0)
 
 
+def test_overlay_with_a_centre_draws_it_in_the_middle_colour() -> None:
+    img = Image.new("L", (8, 8), 0)
+    # asymmetric range -1 .. 1 with the centre at 0.5: the centre gets the map's middle colour
+    centred = overlay_heatmap(img, np.full((2, 2), 0.5), -1.0, 1.0, "RdBu_r", alpha=1.0,
+                              centre=0.5)
+    middle = overlay_heatmap(img, np.full((2, 2), 0.0), -1.0, 1.0, "RdBu_r", alpha=1.0)
+    assert np.array_equal(np.asarray(centred), np.asarray(middle))
+    low = np.asarray(overlay_heatmap(img, np.full((2, 2), -1.0), -1.0, 1.0, "RdBu_r",
+                                     alpha=1.0, centre=0.5))
+    high = np.asarray(overlay_heatmap(img, np.full((2, 2), 1.0), -1.0, 1.0, "RdBu_r",
+                                      alpha=1.0, centre=0.5))
+    assert low[0, 0, 2] > low[0, 0, 0] and high[0, 0, 0] > high[0, 0, 2]  # blue .. red
+
+
 def test_plot_quad_maps_renders_png(tiny_model: SQSNet, faces: list[Image.Image],
                                     tmp_path) -> None:
     maps = compute_quad_maps(tiny_model, *faces, labels=["happy", "happy", "sad", "sad"])
     fig = plot_quad_maps(maps)
-    assert "L_SQS" in fig.get_suptitle()
+    texts = [t.get_text() for t in fig.findobj(Text)]
+    assert any("L_SQS" in t for t in texts)
     path = save_figure(fig, tmp_path / "quad.png")
     assert_png(path)
 
