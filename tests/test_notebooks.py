@@ -100,7 +100,49 @@ def test_notebook_executes(path: Path, tmp_path: Path) -> None:
               if "image/png" in o.get("data", {})]
     if path.name.startswith(("01_", "02_", "04_")):
         assert images, "expected at least one figure"
+    check = OUTPUT_CHECKS.get(path.name[:3])
+    if check is not None:
+        check(nb)
     print(f"{path.name}: {elapsed:.1f} s")
+
+
+def _stream_text(nb) -> str:
+    return "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
+                   for o in c.outputs if o.output_type == "stream")
+
+
+def _check_sqs_notebook(nb) -> None:
+    """Notebook 02's ``CLAIM`` lines (what its text states about its outputs) all hold."""
+    text = _stream_text(nb)
+    claims = [line for line in text.splitlines() if line.startswith("CLAIM ")]
+    assert all(line.endswith(": True") for line in claims), [
+        line for line in claims if not line.endswith(": True")]
+    expected = ["the hinge is 0 exactly where the contrast is at least the margin",
+                "L_SQS is the mean of the hinge map",
+                "with the anchor as its own positive, S_AP = 1 everywhere"]
+    if "FERPlus not found" not in text:  # on the bundled model and FERPlus Valid
+        expected += ["on these quads the fused map's L_SQS is at most the CNN map's",
+                     "the lowest contrast of every quad and map is in the top row",
+                     "happiness vs neutral separates on the fused map",
+                     "happiness vs neutral: the mouth gains more than the face average"]
+        assert "atlas of 400 faces" in text
+    for start in expected:
+        assert any(line.startswith(f"CLAIM {start}") for line in claims), start
+
+
+def _check_gradcam_notebook(nb) -> None:
+    """Notebook 04 names the flat branch it says it names, and counts every face."""
+    text = _stream_text(nb)
+    assert "Branch output spread over these faces: local " in text
+    if "FERPlus not found" not in text:  # the bundled model's Swin branch collapsed
+        assert "the global branch's output barely varies over faces" in text
+        assert "confusion matrix of 128 faces" in text
+    grad = [c for c in nb.cells if c.cell_type == "code" and "plot_gradcam" in c.source]
+    assert grad and all("flat=FLAT" in c.source for c in grad)
+
+
+OUTPUT_CHECKS = {"02_": _check_sqs_notebook, "04_": _check_gradcam_notebook}
+"""Checks of an executed notebook's outputs against what its text says, by name prefix."""
 
 
 @pytest.mark.slow

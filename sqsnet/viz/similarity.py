@@ -56,6 +56,7 @@ from sqsnet.viz._images import ImageLike, model_view, prepare_batch, resize_map
 
 __all__ = [
     "MAP_KEYS",
+    "ROLES",
     "QuadMaps",
     "branch_output",
     "compute_quad_maps",
