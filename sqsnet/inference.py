@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -96,13 +97,16 @@ class Predictor:
         return probs.cpu().numpy()
 
     def predict(
-        self, image: Any, fallback_whole_image: bool = True
+        self, image: Any, fallback_whole_image: bool = True,
+        classify: Callable[[list[Image.Image]], np.ndarray] | None = None,
     ) -> list[FacePrediction]:
         """Detect faces and classify each.
 
         Args:
             image: Path, bytes, PIL image or array (see :func:`sqsnet.faces.load_image`).
             fallback_whole_image: Classify the whole image when no face is found.
+            classify: Face crops -> ``N x K`` probabilities (default :meth:`classify_crops`;
+                the app passes one that also computes Grad-CAM in the same forward pass).
 
         Returns:
             One :class:`FacePrediction` per face, largest first (empty when no face was
@@ -115,7 +119,7 @@ class Predictor:
         if not faces and fallback_whole_image:
             faces = [whole_image_face(img)]
             whole = True
-        probs = self.classify_crops([f.crop for f in faces])
+        probs = (classify or self.classify_crops)([f.crop for f in faces])
         results = []
         for face, p in zip(faces, probs):
             table = {name: float(v) for name, v in zip(self.class_names, p)}

@@ -50,9 +50,11 @@ from space_ui.launching import launch, launch_kwargs, patient_url_ok
 from sqsnet.errors import SQSNetError
 from sqsnet.faces import MAX_IMAGE_PIXELS
 from sqsnet.service import GALLERY_PER_CLASS, MAX_FACES_SHOWN, LabService
+from sqsnet.service.store import set_compute_threads
 
 __all__ = [
     "DEFAULT_CONCURRENCY",
+    "DEFAULT_THREADS",
     "MAX_FACES_SHOWN",
     "QUEUE_SIZE",
     "build_demo",
@@ -66,9 +68,15 @@ __all__ = [
 _LOG = logging.getLogger("sqsnet.app")
 
 DEFAULT_CONCURRENCY = 2
-"""Requests run at once per event (the machine this was sized on has 2 cores)."""
+"""Requests run at once per event (the machine this was sized on has 2 cores; 1 and 4
+were measured too, BENCHMARKS.md, "The app under load")."""
 QUEUE_SIZE = 64
 """Requests waiting at most; more are refused with "queue full"."""
+DEFAULT_THREADS: int | None = 1
+"""Threads of each model pass and of face detection (torch, OpenCV). One: the requests
+served at once, detection and Gradio's event loop already keep both cores of the machine
+this was sized on busy, and a 2-thread pool there made the model pass 2-5 times slower
+(BENCHMARKS.md, "The app under load"). ``None``: the libraries' own defaults."""
 
 
 def _header(service: LabService) -> str:
@@ -141,6 +149,9 @@ def _parser() -> argparse.ArgumentParser:
                         help="folder scanned for SQSNet *.safetensors to switch between")
     parser.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY,
                         help="requests processed at once per event")
+    parser.add_argument("--threads", type=int, default=DEFAULT_THREADS,
+                        help="threads of each model pass and face detection (torch, OpenCV; "
+                             "default %(default)s)")
     parser.add_argument("--share", action="store_true",
                         help="also open a public gradio.live link (off by default; needs network)")
     return parser
@@ -151,6 +162,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = _parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    threads = set_compute_threads(args.threads)
+    _LOG.info("serving with queue concurrency %d and %d compute threads", args.concurrency,
+              threads)
     try:
         demo = build_demo(args.checkpoint, args.gallery, args.checkpoints,
                           gallery_per_class=args.gallery_per_class, concurrency=args.concurrency)

@@ -6,6 +6,11 @@ from left to right, draw the boxes, and add a Grad-CAM overlay for the faces sho
 :data:`MAX_FACES_SHOWN` largest), noting maps that are flat. It never raises: bad input comes back as a
 :class:`PhotoResult` whose ``status`` is one sentence and ``error`` is true. The page (or
 any other caller) only has to show the result's fields.
+
+One model pass per photo: the probabilities and the Grad-CAM maps of all its faces come
+from the same forward pass (:func:`sqsnet.viz.gradcam.predict_with_gradcam`), the only
+step that holds the store's model lock; detection (under the detector's own lock), decoding
+and drawing run outside it, so concurrent requests overlap everywhere but in the model.
 """
 
 from __future__ import annotations
@@ -24,7 +29,8 @@ from sqsnet.service.drawing import DISPLAY_SIDE, FACE_CROP_SIDE, fit, fit_within
 from sqsnet.service.explain import WHOLE_IMAGE_CAUTION, flat_note, is_flat
 from sqsnet.service.store import ModelStore
 from sqsnet.service.uploads import Upload, is_empty_upload, load_upload, user_message
-from sqsnet.viz import available_branches, gradcam, gradcam_overlay, model_view
+from sqsnet.viz import available_branches, gradcam_overlay, model_view
+from sqsnet.viz.gradcam import predict_with_gradcam
 
 __all__ = [
     "CAM_BRANCHES",
@@ -97,7 +103,10 @@ class PhotoResult:
         annotated: The photo (at most :data:`DISPLAY_SIDE`) with numbered boxes.
         no_face: No face was found and the whole image was not classified.
         error: ``status`` describes bad input or a failure.
-        timings_ms: Milliseconds per stage (``load``, ``detect_and_classify``, ``gradcam``).
+        timings_ms: Milliseconds per stage: ``load`` (decoding), ``detect`` (face detection,
+            with its wait for the detector), ``model`` (the model pass, with the Grad-CAM
+            backward when on), ``detect_and_classify`` (detection to probabilities, with the
+            wait for the model lock), ``gradcam`` (maps to overlays; only with Grad-CAM).
     """
 
     status: str
@@ -164,6 +173,15 @@ def annotate(image: Image.Image, faces: Sequence[FaceView]) -> Image.Image:
     return shown
 
 
+def _left_to_right(results: Sequence[FacePrediction]) -> list[int]:
+    """Indices of ``results`` ordered by the horizontal centre of their box (then its top)."""
+    def position(k: int) -> tuple[float, float]:
+        x0, y0, x1, _ = results[k].box
+        return ((x0 + x1) / 2, y0)
+
+    return sorted(range(len(results)), key=position)
+
+
 def number_left_to_right(results: Sequence[FacePrediction],
                          shown: int = MAX_FACES_SHOWN) -> list[FaceView]:
     """Views of the detected faces, numbered from left to right.
@@ -176,19 +194,35 @@ def number_left_to_right(results: Sequence[FacePrediction],
         The faces ordered by the horizontal centre of their box (then its top), numbered
         from 1.
     """
-    def position(k: int) -> tuple[float, float]:
-        x0, y0, x1, _ = results[k].box
-        return ((x0 + x1) / 2, y0)
-
-    order = sorted(range(len(results)), key=position)
     return [FaceView.from_prediction(i + 1, results[k], shown=k < shown)
-            for i, k in enumerate(order)]
+            for i, k in enumerate(_left_to_right(results))]
+
+
+def _cam_branch(pred: Predictor, branch: str) -> tuple[str, str]:
+    """The branch Grad-CAM uses (a missing one falls back to ``fused``) and a note saying so."""
+    if branch in available_branches(pred.model):
+        return branch, ""
+    return "fused", f"This model has no {branch} branch; Grad-CAM shows 'fused'. "
+
+
+def _draw_cams(pred: Predictor, faces: Sequence[FaceView], maps: np.ndarray, branch: str) -> str:
+    """Fill ``face.cam`` and ``face.cam_flat`` from ``S x S`` maps (one per face, in order).
+
+    Returns:
+        The flat-map note for the status line (``""`` when no map is flat).
+    """
+    for face, cam in zip(faces, maps):
+        shown = fit(model_view(pred.model, face.crop), FACE_CROP_SIDE)
+        face.cam = gradcam_overlay(shown, np.asarray(cam))
+        face.cam_flat = is_flat(cam)
+    return flat_note(branch, [f.index for f in faces if f.cam_flat])
 
 
 def add_gradcam(store: ModelStore, pred: Predictor, faces: Sequence[FaceView], branch: str) -> str:
     """Fill ``face.cam`` (and ``face.cam_flat``) for ``faces`` with the Grad-CAM of a branch.
 
-    Grad-CAM hooks the shared model and runs backward, so it holds the store's model lock.
+    A model pass of its own (:func:`analyse_photo` gets the maps from its prediction's pass
+    instead). It holds the store's model lock.
 
     Args:
         store: The store ``pred`` came from (its :attr:`~ModelStore.model_lock` is held).
@@ -201,18 +235,52 @@ def add_gradcam(store: ModelStore, pred: Predictor, faces: Sequence[FaceView], b
         A note for the status line: a missing branch, maps that are flat (``""`` when all
         went well).
     """
-    note = ""
-    if branch not in available_branches(pred.model):
-        note = f"This model has no {branch} branch; Grad-CAM shows 'fused'. "
-        branch = "fused"
+    branch, note = _cam_branch(pred, branch)
     x = torch.stack([pred.transform(f.crop.convert("RGB")) for f in faces]).to(pred.device)
     with store.model_lock:
-        maps = gradcam(pred.model, x, branch=branch)
-    for face, cam in zip(faces, maps):
-        shown = fit(model_view(pred.model, face.crop), FACE_CROP_SIDE)
-        face.cam = gradcam_overlay(shown, np.asarray(cam))
-        face.cam_flat = is_flat(cam)
-    return note + flat_note(branch, [f.index for f in faces if f.cam_flat])
+        _, maps = predict_with_gradcam(pred.model, x, branch=branch)
+    return note + _draw_cams(pred, faces, maps, branch)
+
+
+@dataclass
+class _ModelPass:
+    """The one model pass of a photo: probabilities, and Grad-CAM maps when ``branch`` is set.
+
+    :meth:`classify` is handed to :meth:`~sqsnet.inference.Predictor.predict`, which calls it
+    once with the crops of all faces (largest first) after detection.
+    """
+
+    store: ModelStore
+    pred: Predictor
+    branch: str | None
+    maps: np.ndarray | None = None
+    cam_note: str = ""
+    started: float = 0.0
+    model_ms: float = 0.0
+
+    def classify(self, crops: list[Image.Image]) -> np.ndarray:
+        """``N x K`` probabilities of the crops; keeps the ``N x S x S`` maps in ``maps``.
+
+        When Grad-CAM fails, the prediction stands without it (``cam_note`` says why).
+        """
+        self.started = time.perf_counter()
+        if not crops:
+            return np.zeros((0, len(self.pred.class_names)), np.float32)
+        x = torch.stack([self.pred.transform(c.convert("RGB")) for c in crops])
+        x = x.to(self.pred.device)
+        with self.store.model_lock:
+            start = time.perf_counter()
+            logits = None
+            if self.branch is not None:
+                try:
+                    logits, self.maps = predict_with_gradcam(self.pred.model, x, self.branch)
+                except Exception as exc:  # the prediction stands without its overlay
+                    self.cam_note = user_message(exc, "computing Grad-CAM")
+            if logits is None:
+                with torch.no_grad():
+                    logits = self.pred.model(x)
+            self.model_ms = (time.perf_counter() - start) * 1000
+        return logits.float().softmax(-1).cpu().numpy()
 
 
 def _no_face_status(size: tuple[int, int], min_face: int) -> str:
@@ -236,9 +304,10 @@ def _found_status(faces: Sequence[FaceView], size: tuple[int, int],
             head += " Faces are numbered from left to right."
         if n > MAX_FACES_SHOWN:
             head += f" Showing the {MAX_FACES_SHOWN} largest; all are in the JSON below."
-    speed = (f"detection + model {timings['detect_and_classify']:.0f} ms"
-             + (f", Grad-CAM {timings['gradcam']:.0f} ms" if "gradcam" in timings else ""))
-    return " ".join([head, f"<small>({speed})</small>", *[n for n in notes if n]])
+    speed = f"detection {timings['detect']:.0f} ms, model {timings['model']:.0f} ms"
+    if "gradcam" in timings:
+        speed += f" with Grad-CAM, overlays {timings['gradcam']:.0f} ms"
+    return " ".join([head, f"<small>({speed})</small>", *[n.strip() for n in notes if n.strip()]])
 
 
 def analyse_photo(
@@ -265,13 +334,19 @@ def analyse_photo(
     """
     if is_empty_upload(image):
         return PhotoResult(status=NOTHING_UPLOADED)
+    notes = []
     try:
         t0 = time.perf_counter()
         pred = store.get(checkpoint)
         photo = load_upload(image)
         t1 = time.perf_counter()
-        with store.model_lock:
-            results = pred.predict(photo, fallback_whole_image=classify_whole_image)
+        branch = None
+        if with_gradcam and cam_branch != "off":
+            branch, note = _cam_branch(pred, cam_branch)
+            notes.append(note)
+        run = _ModelPass(store, pred, branch)
+        results = pred.predict(photo, fallback_whole_image=classify_whole_image,
+                               classify=run.classify)
         t2 = time.perf_counter()
     except Exception as exc:  # every failure becomes one sentence in the page
         return PhotoResult(status=user_message(exc, "reading the photo"), error=True)
@@ -279,12 +354,16 @@ def analyse_photo(
     if not results:
         return PhotoResult(status=_no_face_status(photo.size, pred.detector.min_face),
                            annotated=fit_within(photo), no_face=True, timings_ms=timings)
+    timings.update(detect=(run.started - t1) * 1000, model=run.model_ms)
     faces = number_left_to_right(results)
-    notes = []
-    if with_gradcam and cam_branch != "off":
+    notes.append(run.cam_note)
+    if run.maps is not None and branch is not None:
         t3 = time.perf_counter()
         try:
-            notes.append(add_gradcam(store, pred, [f for f in faces if f.shown], cam_branch))
+            ranked = _left_to_right(results)  # faces[i] is results[ranked[i]]
+            shown = [(f, run.maps[k]) for f, k in zip(faces, ranked) if f.shown]
+            notes.append(_draw_cams(pred, [f for f, _ in shown], np.stack([m for _, m in shown]),
+                                    branch))
         except Exception as exc:  # the prediction stands without its overlay
             notes.append(user_message(exc, "computing Grad-CAM"))
         timings["gradcam"] = (time.perf_counter() - t3) * 1000

@@ -24,6 +24,8 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
+import cv2
+import torch
 from safetensors import safe_open
 
 from sqsnet.checkpoint import DEFAULT_CHECKPOINT, CheckpointError, resolve_checkpoint
@@ -36,6 +38,7 @@ __all__ = [
     "ModelStore",
     "find_checkpoints",
     "read_checkpoint_header",
+    "set_compute_threads",
 ]
 
 _LOG = logging.getLogger(__name__)
@@ -44,6 +47,25 @@ MAX_CHECKPOINTS = 200
 """At most this many ``*.safetensors`` files are listed from ``--checkpoints``."""
 MAX_LOADED_MODELS = 2
 """Loaded checkpoints kept in memory at once (least recently used is dropped)."""
+
+
+def set_compute_threads(threads: int | None) -> int:
+    """Set the threads that each model pass (torch) and face detection (OpenCV) may use.
+
+    Both are per process. With several requests served at once, each library's own pool
+    (as many threads as cores) oversubscribes the cores; see ``--threads`` in the app.
+
+    Args:
+        threads: Threads per library (``None``: leave torch's setting, and give OpenCV the
+            same number).
+
+    Returns:
+        The number set.
+    """
+    n = max(1, int(threads)) if threads is not None else torch.get_num_threads()
+    torch.set_num_threads(n)
+    cv2.setNumThreads(n)
+    return n
 
 
 def read_checkpoint_header(path: Path) -> dict[str, Any]:

@@ -258,11 +258,15 @@ def test_main_parses_arguments(app_module, monkeypatch):
         return FakeDemo()
 
     monkeypatch.setattr(app_module, "build_demo", fake_build)
+    monkeypatch.setattr(app_module, "set_compute_threads",
+                        lambda n: calls.setdefault("threads", n) or 2)
     monkeypatch.delenv("GRADIO_SERVER_NAME", raising=False)
     monkeypatch.delenv("SQSNET_GALLERY", raising=False)
     app_module.main(["--checkpoints", "runs", "--port", "7999"])
     assert calls["build"][:3] == ("default", None, "runs")
-    assert calls["build"][3] == {"gallery_per_class": 6, "concurrency": 2}
+    assert calls["build"][3] == {"gallery_per_class": 6,
+                                 "concurrency": app_module.DEFAULT_CONCURRENCY}
+    assert calls["threads"] == app_module.DEFAULT_THREADS
     assert calls["launch"]["server_name"] == "127.0.0.1"
     assert calls["launch"]["server_port"] == 7999 and calls["launch"]["share"] is False
     assert calls["probe"] is app_module.patient_url_ok

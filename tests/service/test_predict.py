@@ -8,13 +8,20 @@ import math
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from sqsnet.faces import MAX_IMAGE_PIXELS
 from sqsnet.inference import FacePrediction
 from sqsnet.service.examples import load_examples
 from sqsnet.service.explain import WHOLE_IMAGE_CAUTION
-from sqsnet.service.predict import FaceView, PhotoResult, annotate, number_left_to_right
+from sqsnet.service.predict import (
+    FaceView,
+    PhotoResult,
+    add_gradcam,
+    annotate,
+    number_left_to_right,
+)
 from tests.service.helpers import BACKGROUND, ferplus_faces, photo_with_faces, png_bomb
 
 
@@ -48,7 +55,7 @@ def test_one_face_photo_gives_label_probabilities_and_gradcam(lab, face_photo):
     assert face.cam is not None and face.cam.size == (224, 224)
     assert result.annotated is not None and result.annotated.size == (640, 480)
     assert "1 face" in result.status
-    assert set(result.timings_ms) == {"load", "detect_and_classify", "gradcam"}
+    assert set(result.timings_ms) == {"load", "detect", "model", "detect_and_classify", "gradcam"}
     payload = json.loads(json.dumps(result.as_json()))  # the API output is plain JSON
     assert payload["faces"][0]["label"] == face.label and payload["error"] is None
 
@@ -68,6 +75,25 @@ def test_several_faces(lab, tmp_path):
     boxes = [f.box for f in result.faces]
     assert len(set(boxes)) == len(boxes)
     assert "faces" in result.status
+
+
+def test_one_model_pass_gives_the_probabilities_and_every_faces_gradcam(lab):
+    """A photo with Grad-CAM runs the model once; each face (numbered left to right, not
+    in the model's largest-first order) gets its own map, equal to a separate Grad-CAM."""
+    photo = max(load_examples().photos, key=lambda e: len(e.labels))
+    model = lab.predictor().model
+    calls: list[int] = []
+    handle = model.register_forward_hook(lambda m, i, o: calls.append(1))
+    try:
+        result = lab.analyse_photo(str(photo.path))
+    finally:
+        handle.remove()
+    assert calls == [1] and len(result.faces) >= 3, result.status
+    for face in result.faces:
+        alone = FaceView(face.index, face.box, face.crop, {}, "", 0.0, 0.0, False)
+        add_gradcam(lab.store, lab.predictor(), [alone], "fused")
+        diff = np.abs(np.asarray(face.cam, np.int16) - np.asarray(alone.cam, np.int16))
+        assert diff.max() <= 2, f"face {face.index} got another face's Grad-CAM"
 
 
 @pytest.mark.parametrize("mode", ["L", "RGBA", "CMYK", "I;16", "P"])
@@ -242,7 +268,11 @@ def test_only_the_largest_faces_are_shown_but_all_are_numbered():
 def test_a_flat_gradcam_map_is_noted(lab, monkeypatch):
     import sqsnet.service.predict as predict
 
-    monkeypatch.setattr(predict, "gradcam", lambda model, x, branch: np.zeros((len(x), 6, 6)))
+    def flat(model, x, branch):
+        with torch.no_grad():
+            return model(x), np.zeros((len(x), 6, 6))
+
+    monkeypatch.setattr(predict, "predict_with_gradcam", flat)
     ex = load_examples().faces[0]
     result = lab.analyse_photo(str(ex.path), cam_branch="local")
     assert result.faces[0].cam is not None and result.faces[0].cam_flat

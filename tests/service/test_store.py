@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import cv2
 import pytest
 import torch
 from safetensors.torch import save_file
@@ -17,6 +18,7 @@ from sqsnet.service.store import (
     ModelStore,
     find_checkpoints,
     read_checkpoint_header,
+    set_compute_threads,
 )
 from tests.helpers import tiny_model_config
 
@@ -87,3 +89,16 @@ def test_one_model_lock_per_store(tmp_path):
     store = ModelStore(save_tiny(tmp_path / "a.safetensors"))
     assert isinstance(store.model_lock, type(threading.Lock()))
     assert store.model_lock is store.model_lock  # an attribute, not a new lock per access
+
+
+def test_compute_threads_are_set_for_torch_and_opencv():
+    torch_before, cv2_before = torch.get_num_threads(), cv2.getNumThreads()
+    try:
+        assert set_compute_threads(1) == 1
+        assert torch.get_num_threads() == 1 and cv2.getNumThreads() == 1
+        assert set_compute_threads(0) == 1  # at least one
+        assert set_compute_threads(None) == 1  # None keeps torch's setting, for both
+        assert cv2.getNumThreads() == 1
+    finally:
+        torch.set_num_threads(torch_before)
+        cv2.setNumThreads(cv2_before)

@@ -25,6 +25,10 @@ __all__ = ["PredictHandlers", "PredictTab", "layout", "predict_outputs", "wire"]
 
 WELCOME = "Upload a photo, take one with the webcam, or click an example."
 EXAMPLES_LABEL = "Examples: click one (muxspace faces, Apache-2.0)"
+IMAGE_FORMAT = "jpeg"
+"""How the page's output images are sent. Gradio encodes them on its event loop, one
+request after another: WebP (its default) took about 24 ms a request there, JPEG 1 ms
+(BENCHMARKS.md, "The app under load")."""
 
 
 @dataclass
@@ -54,10 +58,12 @@ def _face_slots() -> list[Any]:
     outputs: list[Any] = []
     for i in range(MAX_FACES_SHOWN):
         with gr.Row(visible=False, elem_id=f"face-{i + 1}") as row:
-            crop = gr.Image(label=f"Face {i + 1}", type="pil", interactive=False, visible=False,
-                            height=200, scale=1, elem_id=f"face-{i + 1}-crop")
-            cam = gr.Image(label=f"Grad-CAM, face {i + 1}", type="pil", interactive=False,
-                           visible=False, height=200, scale=1, elem_id=f"face-{i + 1}-cam")
+            crop = gr.Image(label=f"Face {i + 1}", type="pil", format=IMAGE_FORMAT,
+                            interactive=False, visible=False, height=200, scale=1,
+                            elem_id=f"face-{i + 1}-crop")
+            cam = gr.Image(label=f"Grad-CAM, face {i + 1}", type="pil", format=IMAGE_FORMAT,
+                           interactive=False, visible=False, height=200, scale=1,
+                           elem_id=f"face-{i + 1}-cam")
             bars = gr.HTML("", visible=False, min_width=220, scale=2,
                            elem_id=f"face-{i + 1}-label")
         outputs += [row, crop, cam, bars]
@@ -92,7 +98,8 @@ def layout(service: LabService) -> PredictTab:
             status = gr.Markdown(WELCOME, elem_classes=["sqs-status"], elem_id="predict-status")
             whole_btn = gr.Button("Classify the whole image", visible=False)
             annotated = gr.Image(label="Faces found (numbered left to right)", type="pil",
-                                 interactive=False, height=360, elem_id="annotated")
+                                 format=IMAGE_FORMAT, interactive=False, height=360,
+                                 elem_id="annotated")
     cam_legend = gr.HTML(cam_legend_html(), visible=False, elem_id="cam-legend")
     face_outputs = _face_slots()
     with gr.Accordion("All predictions as JSON", open=False):
