@@ -205,6 +205,7 @@ class Backbone(nn.Module):
                 out_indices=(out_index,), **kwargs,
             )
             channels = int(self.model.feature_info.channels()[-1])
+            _prune_unused_blocks(self.model)
             fmt = getattr(self.model, "output_fmt", None)
             if fmt is None:
                 fmt = getattr(self.model.feature_info, "output_fmt", "NCHW")
@@ -273,6 +274,29 @@ class Backbone(nn.Module):
         if self.channels_last_output:
             return feats.permute(0, 3, 1, 2).contiguous()
         return feats
+
+
+def _prune_unused_blocks(model: nn.Module) -> None:
+    """Drop the stages past the last one a ``features_only`` EfficientNet/MobileNet returns.
+
+    timm's ``EfficientNetFeatures`` (and ``MobileNetV3Features``) build and run every block
+    stage even when ``out_indices`` stops early (e.g. Lite0 cut after stage 3 still ran its
+    blocks 5-6: 2.26 M of its 2.96 M trunk parameters, computed and thrown away). Called
+    after the weights are loaded, so pretrained files still load strictly; the map returned
+    is unchanged. Other feature wrappers (``FeatureListNet``) already stop at the last stage.
+
+    Args:
+        model: A timm ``features_only`` model; changed in place.
+    """
+    stage_out = getattr(model, "_stage_out_idx", None)
+    blocks = getattr(model, "blocks", None)
+    if (not isinstance(stage_out, dict) or not stage_out or not isinstance(blocks, nn.Sequential)
+            or getattr(model, "feature_hooks", None) is not None):
+        return
+    keep = max(int(k) for k in stage_out)  # block i's output is stage i + 1
+    if keep < len(blocks):
+        model.blocks = blocks[:keep]
+        _LOG.debug("pruned %s to its first %d block stages", type(model).__name__, keep)
 
 
 def create_backbone(

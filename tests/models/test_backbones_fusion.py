@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import timm
 import torch
 
 from sqsnet.models import SQSNet
@@ -139,3 +140,23 @@ def test_unknown_fusion_name() -> None:
         create_fusion("sum", 4, 4, 8)
     with pytest.raises(ValueError, match="divisible"):
         CrossAttentionFusion(4, 4, dim=10, num_heads=4)
+
+
+def test_an_efficientnet_cut_early_drops_the_stages_it_does_not_return():
+    """timm's EfficientNetFeatures runs every stage even when out_indices stop early; the
+    adapter drops the unused ones: same map, a quarter of the parameters (Lite0 cut at 3)."""
+    torch.manual_seed(0)
+    cut = Backbone("tf_efficientnet_lite0", img_size=64, out_index=3).eval()
+    full = timm.create_model("tf_efficientnet_lite0", features_only=True, out_indices=(3,))
+    load = full.load_state_dict(cut.model.state_dict(), strict=False)
+    assert not load.unexpected_keys and load.missing_keys  # the late blocks are gone
+    assert all(k.startswith(("blocks.5.", "blocks.6.")) for k in load.missing_keys)
+    assert len(cut.model.blocks) == 5 and cut.out_channels == 112
+    full.eval()
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.equal(cut(x), full(x)[-1])
+    n_cut = sum(p.numel() for p in cut.parameters())
+    assert n_cut < 0.3 * sum(p.numel() for p in full.parameters())
+    last = Backbone("tf_efficientnet_lite0", img_size=64, out_index=4)
+    assert len(last.model.blocks) == 7  # the last stage needs them all
