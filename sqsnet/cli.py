@@ -128,6 +128,9 @@ def _add_eval_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--crop-pct", type=_crop_pct,
                    help="side fraction of each face kept by the centre crop, in (0, 1] "
                    "(default: the checkpoint's model.crop_pct)")
+    p.add_argument("--grayscale", choices=("on", "off"),
+                   help="turn every image grey before the model reads it "
+                   "(default: the checkpoint's model.eval_grayscale)")
     p.add_argument("--json", dest="json_out", help="write all metrics to this JSON file")
     p.add_argument("--predictions", metavar="CSV",
                    help="write one row per image (sample, target, predicted, correct, "
@@ -312,15 +315,16 @@ def _print_eval(args: argparse.Namespace, metrics: dict, crop_pct: float) -> Non
 
 def _cmd_eval(args: argparse.Namespace) -> int:
     # heavy: see the module docstring
-    from sqsnet.data import build_dataset, build_eval_transform
+    from sqsnet.data import build_dataset, model_eval_transform
     from sqsnet.evaluate import evaluate_dataset, write_predictions_csv
 
     model = load_model(args.checkpoint, device=args.device)
     if args.crop_pct is not None:
         model.cfg.crop_pct = args.crop_pct
+    if args.grayscale is not None:
+        model.cfg.eval_grayscale = args.grayscale == "on"
     dataset = build_dataset(args.dataset, args.data_root, args.split,
-                            transform=build_eval_transform(model.cfg.img_size,
-                                                           crop_pct=model.cfg.crop_pct))
+                            transform=model_eval_transform(model.cfg))
     metrics = evaluate_dataset(model, dataset, model.class_names, tta=args.tta,
                                batch_size=args.batch_size, num_workers=args.workers,
                                device=args.device, progress=sys.stderr.isatty(),
@@ -330,6 +334,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     metrics["dataset"] = args.dataset
     metrics["split"] = args.split
     metrics["crop_pct"] = model.cfg.crop_pct
+    metrics["eval_grayscale"] = model.cfg.eval_grayscale
     _print_eval(args, metrics, model.cfg.crop_pct)
     if args.json_out:
         atomic_write_text(args.json_out, json.dumps(metrics, indent=2))

@@ -156,6 +156,9 @@ class ModelConfig:
         crop_pct: Side fraction of a face crop kept by the evaluation transform's centre
             crop before resizing (1 = the whole crop). An inference setting, like timm's
             ``crop_pct``: it changes what validation scores, not the weights.
+        eval_grayscale: Turn every image grey before the model reads it (evaluation,
+            validation, prediction, the app), as the FER2013/FERPlus faces it was trained
+            on are. An inference setting like ``crop_pct``.
         in_chans: Input channels.
         num_classes: Number of classes of both heads.
         class_names: Class names in head order (filled from the dataset when training).
@@ -180,6 +183,7 @@ class ModelConfig:
     use_sqs: bool = True
     img_size: int = 224
     crop_pct: float = 1.0
+    eval_grayscale: bool = False
     in_chans: int = 3
     num_classes: int = 8
     class_names: list[str] = field(default_factory=list)
@@ -392,7 +396,7 @@ INCIDENTAL_SETTINGS: tuple[str, ...] = (
 
 #: ``model.*`` settings that change how a model is scored, not the weights it trains: a run
 #: may be resumed with another value (logged as a changed setting).
-EVAL_ONLY_MODEL_SETTINGS: tuple[str, ...] = ("model.crop_pct",)
+EVAL_ONLY_MODEL_SETTINGS: tuple[str, ...] = ("model.crop_pct", "model.eval_grayscale")
 
 
 def config_differences(

@@ -35,7 +35,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
 
 from sqsnet.checkpoint import load_model
-from sqsnet.data import build_dataset, build_eval_transform
+from sqsnet.data import build_dataset, model_eval_transform
 from sqsnet.errors import SQSNetError
 from sqsnet.evaluate import compute_metrics, predict_loader
 from sqsnet.models import SQSNet
@@ -250,8 +250,8 @@ def diagnose_checkpoint(
             whose classes are not the model's.
     """
     model = load_model(checkpoint, device=device)
-    data = _first(build_dataset(dataset, data_root, split, transform=build_eval_transform(
-        model.cfg.img_size, crop_pct=model.cfg.crop_pct)), limit)
+    data = _first(build_dataset(dataset, data_root, split, transform=model_eval_transform(
+        model.cfg)), limit)
     try:
         scores = branch_knockout(model, data, batch_size=batch_size, device=device)
     except DiagnosticsError as err:

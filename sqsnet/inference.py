@@ -20,7 +20,7 @@ import torch
 from PIL import Image
 
 from sqsnet.checkpoint import load_model
-from sqsnet.data.transforms import build_eval_transform
+from sqsnet.data.transforms import model_eval_transform
 from sqsnet.faces import FaceDetector, load_image, whole_image_face
 
 __all__ = ["FacePrediction", "Predictor"]
@@ -74,8 +74,7 @@ class Predictor:
         self.model = load_model(checkpoint, device=device)
         self.device = device
         self.class_names = self.model.class_names
-        self.transform = build_eval_transform(self.model.cfg.img_size,
-                                              crop_pct=self.model.cfg.crop_pct)
+        self.transform = model_eval_transform(self.model.cfg)
         self._detector = detector
         self._lock = threading.Lock()
 

@@ -251,3 +251,22 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def test_grey_evaluation_travels_in_the_checkpoint(tmp_path: Path):
+    from PIL import Image
+
+    from sqsnet.data import build_eval_transform
+    from sqsnet.inference import Predictor
+
+    torch.manual_seed(0)
+    cfg = Config(model=tiny_model_config())
+    cfg.model.eval_grayscale = True
+    path = save_checkpoint(tmp_path / "grey.safetensors", SQSNet(cfg.model), cfg,
+                           {"class_names": ["a", "b", "c", "d"]})
+    predictor = Predictor(path)
+    assert predictor.model.cfg.eval_grayscale is True
+    red = Image.new("RGB", (40, 40), (200, 30, 30))
+    size = cfg.model.img_size
+    assert torch.equal(predictor.transform(red), build_eval_transform(size, grayscale=True)(red))
+    assert not torch.equal(predictor.transform(red), build_eval_transform(size)(red))

@@ -168,6 +168,11 @@ def test_train_eval_predict_through_the_cli(tmp_path, fixture_data, tiny_cfg_pat
                 str(fixture_data), "--split", "valid", "--crop-pct", "1", "--json",
                 str(metrics_json)) == 0
     assert json.loads(metrics_json.read_text())["crop_pct"] == 1.0
+    assert json.loads(metrics_json.read_text())["eval_grayscale"] is False
+    assert _cli("eval", "--checkpoint", str(run), "--dataset", "ferplus", "--data-root",
+                str(fixture_data), "--split", "valid", "--grayscale", "on", "--json",
+                str(metrics_json)) == 0
+    assert json.loads(metrics_json.read_text())["eval_grayscale"] is True
 
     face = Image.open(next((fixture_data / "FER2013Valid").glob("*.png"))).convert("RGB")
     predictor = Predictor(run / "best.safetensors")

@@ -43,6 +43,7 @@ from .transforms import (
     EnsureChannels,
     MixupCutmix,
     build_eval_transform,
+    model_eval_transform,
     build_train_transform,
     tta_views,
 )
@@ -85,6 +86,7 @@ __all__ = [
     "EnsureChannels",
     "build_train_transform",
     "build_eval_transform",
+    "model_eval_transform",
     "TTA_VIEW_NAMES",
     "tta_views",
     "MixupCutmix",

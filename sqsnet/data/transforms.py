@@ -51,6 +51,7 @@ __all__ = [
     "ToGrey",
     "build_train_transform",
     "build_eval_transform",
+    "model_eval_transform",
     "TTA_VIEW_NAMES",
     "tta_views",
     "MixupCutmix",
@@ -270,6 +271,24 @@ def build_eval_transform(
         v2.ToPureTensor(),
     ]
     return v2.Compose(ops)
+
+
+def model_eval_transform(model_cfg: Any) -> Callable[[Any], torch.Tensor]:
+    """The evaluation transform a model's own settings ask for: the one way every caller
+    (validation, ``sqsnet eval``, prediction, the app, diagnostics, the figures) builds it.
+
+    Args:
+        model_cfg: A :class:`~sqsnet.config.ModelConfig` (``img_size``, ``in_chans``,
+            ``crop_pct``, ``eval_grayscale``; the last three default to 3, 1 and off when
+            an older config lacks them).
+
+    Returns:
+        :func:`build_eval_transform` for those settings.
+    """
+    return build_eval_transform(
+        int(model_cfg.img_size), int(getattr(model_cfg, "in_chans", 3)),
+        crop_pct=float(getattr(model_cfg, "crop_pct", 1.0)),
+        grayscale=bool(getattr(model_cfg, "eval_grayscale", False)))
 
 
 def _crop_resize(x: torch.Tensor, top: int, left: int, h: int, w: int) -> torch.Tensor:

@@ -23,8 +23,8 @@ from sqsnet.data import (
     SeededItems,
     StratifiedSubset,
     build_dataset,
-    build_eval_transform,
     build_train_transform,
+    model_eval_transform,
 )
 from sqsnet.training.distributed import Ranks
 
@@ -46,7 +46,7 @@ def build_datasets(cfg: Config, data_root: str | None = None) -> tuple[Dataset, 
     size = cfg.model.img_size
     train_tf = build_train_transform(size, random_erasing=d.random_erasing,
                                      **dict(d.train_transform))
-    eval_tf = build_eval_transform(size, crop_pct=cfg.model.crop_pct)
+    eval_tf = model_eval_transform(cfg.model)
     kwargs: dict[str, Any] = {}
     if d.dataset == "ferplus":
         kwargs.update(cache=d.cache)

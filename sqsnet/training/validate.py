@@ -16,7 +16,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from sqsnet.config import Config
-from sqsnet.data import DatasetError, build_dataset, build_eval_transform
+from sqsnet.data import DatasetError, build_dataset, model_eval_transform
 from sqsnet.diagnostics import BranchRecorder
 from sqsnet.evaluate import compute_metrics, predict_loader
 from sqsnet.models import SQSNet
@@ -88,7 +88,7 @@ def score_test_split(
         return {"available": False, "reason": "test split is the validation split"}
     try:
         kwargs = {"num_classes": d.num_classes_affectnet} if d.dataset == "affectnet" else {}
-        transform = build_eval_transform(cfg.model.img_size, crop_pct=cfg.model.crop_pct)
+        transform = model_eval_transform(cfg.model)
         test_set = build_dataset(d.dataset, data_root if data_root is not None else d.root,
                                  d.test_split, transform=transform, **kwargs)
     except (DatasetError, ValueError, FileNotFoundError) as exc:

@@ -19,7 +19,7 @@ from sqsnet.data.transforms import (
     IMAGENET_DEFAULT_MEAN,
     IMAGENET_DEFAULT_STD,
     CenterCropFraction,
-    build_eval_transform,
+    model_eval_transform,
 )
 
 __all__ = ["ImageLike", "model_device", "model_view", "prepare_batch", "resize_map", "to_pil"]
@@ -126,8 +126,7 @@ def prepare_batch(model: Any, images: Sequence[ImageLike]) -> torch.Tensor:
     """
     size = int(model.cfg.img_size)
     in_chans = int(getattr(model.cfg, "in_chans", 3))
-    transform = build_eval_transform(size, in_chans,
-                                     crop_pct=float(getattr(model.cfg, "crop_pct", 1.0)))
+    transform = model_eval_transform(model.cfg)
     out = []
     for image in images:
         if (isinstance(image, torch.Tensor) and image.ndim == 3

@@ -179,3 +179,22 @@ def test_eval_transform_keeps_colour_unless_asked_for_grey() -> None:
                           build_eval_transform(24)(gray_face), atol=1e-6)
     assert build_eval_transform(24, in_chans=1, grayscale=True)(Image.fromarray(rgb)).shape \
         == (1, 24, 24)
+
+
+def test_model_eval_transform_follows_the_model_settings() -> None:
+    from sqsnet.config import ModelConfig
+    from sqsnet.data import model_eval_transform
+
+    rgb = np.zeros((40, 40, 3), np.uint8)
+    rgb[..., 0] = 200
+    rgb[:4] = 255  # a white band the 0.8 crop removes
+    image = Image.fromarray(rgb)
+    cfg = ModelConfig(img_size=24, crop_pct=0.8)
+    assert torch.equal(model_eval_transform(cfg)(image),
+                       build_eval_transform(24, crop_pct=0.8)(image))
+    cfg.eval_grayscale = True
+    grey = model_eval_transform(cfg)(image)
+    assert torch.equal(grey, build_eval_transform(24, crop_pct=0.8, grayscale=True)(image))
+    assert not torch.equal(grey, build_eval_transform(24, crop_pct=0.8)(image))
+    cfg.in_chans = 1
+    assert model_eval_transform(cfg)(image).shape == (1, 24, 24)
