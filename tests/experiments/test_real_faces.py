@@ -136,3 +136,37 @@ def test_step_rate_times_the_chosen_variants(tmp_path, monkeypatch, capsys):
     for row in result["variants"].values():
         assert len(row["step_s"]) == 1 and row["images_per_s_best"] > 0
     assert "| lite0 96 float32 channels-last pruned |" in capsys.readouterr().out
+
+
+def test_set_eval_grey_turns_grey_on_with_its_evidence_weights_untouched(tmp_path):
+    from sqsnet.checkpoint import load_checkpoint, load_model
+    from sqsnet.inference import Predictor
+
+    torch.manual_seed(0)
+    cfg = Config(model=tiny_model_config(num_classes=8, class_names=list(FERPLUS_CLASSES)))
+    path = save_checkpoint(tmp_path / "tiny.safetensors", SQSNet(cfg.model), cfg,
+                           {"class_names": list(FERPLUS_CLASSES), "dataset": "ferplus"})
+    scores = tmp_path / "grey.json"
+    scores.write_text(json.dumps({
+        "dataset": "folder", "split": "all", "n": 10, "colour_images": 4, "mcnemar_p": 0.5,
+        "as_is": {"accuracy": 0.5, "balanced_accuracy": 0.4, "macro_f1": 0.3},
+        "grey": {"accuracy": 0.6, "balanced_accuracy": 0.45, "macro_f1": 0.35}}))
+    before = load_checkpoint(path).model_state
+    main = runpy.run_path(str(HERE / "set_eval_grey.py"))["main"]
+    assert main([str(path), "on", "--scores", str(scores), "--note", "FERPlus is grey"]) == 0
+    ckpt = load_checkpoint(path)
+    assert ckpt.config.model.eval_grayscale is True
+    assert all(torch.equal(before[k], ckpt.model_state[k]) for k in before)
+    record = ckpt.meta["eval_grayscale"]
+    assert record["previous"] is False and record["note"] == "FERPlus is grey"
+    assert record["scores"]["grey"]["balanced_accuracy"] == 0.45
+    assert load_model(path).cfg.eval_grayscale is True
+    red = Image.new("RGB", (30, 30), (220, 20, 20))
+    x = Predictor(path).transform(red)
+    assert torch.allclose(x[0] * 0.229 + 0.485, x[1] * 0.224 + 0.456, atol=1e-5)  # grey
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}")
+    untouched = path.read_bytes()
+    with pytest.raises(SystemExit, match=r"--scores .*bad.json: expected the JSON of"):
+        main([str(path), "off", "--scores", str(bad)])
+    assert path.read_bytes() == untouched
