@@ -1,7 +1,8 @@
 """The issue-31 table from ``score_model.sh`` folders: one row per model, recipes over seeds.
 
 Reads ``DIR/NAME/{valid,valid_tta,muxspace,framing,latency,diagnose}.json`` (what
-``experiments/real_faces/score_model.sh`` writes; missing files leave a ``-``) and prints:
+``experiments/real_faces/score_model.sh`` writes; missing files leave a ``-``; the reading is
+``score_files.py``'s, shared with ``scripts/bundle_default.py --scores``) and prints:
 
 * one row per model against the issue's targets (FERPlus Valid single view at the app's crop
   >= 89.0%; photos within 1 point of the direct crops; muxspace balanced accuracy >= 0.55 and
@@ -20,50 +21,33 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import math
 import re
+import sys
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from sqsnet.evaluate import paired_ttest, summarize_seeds
 
-# metric -> (label, target test, target text)
-METRICS: dict[str, tuple[str, Any, str]] = {
-    "valid": ("Valid acc.", lambda v: v >= 0.89, ">= 0.890"),
-    "valid_tta": ("Valid TTA", None, ""),
-    "photo_gap": ("photos - direct (pts)", lambda v: v >= -1.0, ">= -1"),
-    "mux_balanced": ("muxspace balanced", lambda v: v >= 0.55, ">= 0.55"),
-    "mux_macro_f1": ("muxspace macro-F1", lambda v: v >= 0.52, ">= 0.52"),
-    "p50_ms": ("predict p50 (ms)", lambda v: v <= 100.0, "<= 100"),
-    "swin_knockout": ("Swin knockout (pts)", None, ""),
-}
 SEED = re.compile(r"^(?P<recipe>.+)-seed(?P<seed>\d+)$")
 
 
-def _read(folder: Path, name: str) -> dict[str, Any] | None:
-    path = folder / f"{name}.json"
-    return json.loads(path.read_text()) if path.is_file() else None
+def _score_files() -> ModuleType:
+    """``score_files.py`` beside this file (the score JSONs' reader), imported by its path."""
+    key = "_real_faces_score_files"
+    if key not in sys.modules:
+        path = Path(__file__).with_name("score_files.py")
+        spec = importlib.util.spec_from_file_location(key, path)
+        sys.modules[key] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules[key])
+    return sys.modules[key]
 
 
-def model_row(folder: Path) -> dict[str, float | None]:
-    """The metrics of one scored model (``None`` where its file is missing)."""
-    valid, tta, mux = _read(folder, "valid"), _read(folder, "valid_tta"), _read(folder, "muxspace")
-    framing, latency, diag = _read(folder, "framing"), _read(folder, "latency"), _read(folder, "diagnose")
-    fer2013 = [r for r in (framing or {}).get("framings", []) if r["framing"] == "fer2013"]
-    knock = None
-    if diag:
-        scores = diag["scores"]
-        knock = 100.0 * (scores["no_global"]["accuracy"] - scores["full"]["accuracy"])
-    return {
-        "valid": valid["accuracy"] if valid else None,
-        "valid_tta": tta["accuracy"] if tta else None,
-        "photo_gap": fer2013[0]["gap_to_direct_points"] if fer2013 else None,
-        "mux_balanced": mux["balanced_accuracy"] if mux else None,
-        "mux_macro_f1": mux["macro_f1"] if mux else None,
-        "p50_ms": latency["predict"]["p50_ms"] if latency else None,
-        "swin_knockout": knock,
-    }
+METRICS = _score_files().METRICS
+model_row = _score_files().model_row
 
 
 def _cell(key: str, value: float | None) -> str:
@@ -139,7 +123,10 @@ def main() -> None:
     root = Path(args.dir)
     if not root.is_dir():
         raise SystemExit(f"summarise.py: error: {root} is not a folder of score folders")
-    rows = {p.name: model_row(p) for p in sorted(root.iterdir()) if p.is_dir()}
+    try:
+        rows = {p.name: model_row(p) for p in sorted(root.iterdir()) if p.is_dir()}
+    except _score_files().ScoreFileError as err:
+        raise SystemExit(f"summarise.py: error: {err}") from None
     by_recipe = recipes(rows)
     groups = {r: seed_summary(s) for r, s in by_recipe.items()}
     paired = None
