@@ -106,6 +106,35 @@ def test_notebook_executes(path: Path, tmp_path: Path) -> None:
     print(f"{path.name}: {elapsed:.1f} s")
 
 
+NOTEBOOK_OUTPUT_PX = 1000
+"""Width of a notebook's output area on a 1366 px desktop (JupyterLab with its side bar
+open, Colab): a figure no wider is shown at its natural size, so its text is as tall as it
+was drawn (at least 11 px: :mod:`sqsnet.viz._style`)."""
+
+
+def _png_sizes(nb) -> list[tuple[int, int]]:
+    """``(width, height)`` of every PNG output, read from its header."""
+    import base64
+    import struct
+
+    sizes = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            data = out.get("data", {}).get("image/png")
+            if data:
+                head = base64.b64decode(data[:64])
+                sizes.append(struct.unpack(">II", head[16:24]))
+    return sizes
+
+
+def _check_figures_fit(nb) -> None:
+    """Every figure is shown at its natural size on a 1366 px desktop (issue 27 item 6)."""
+    sizes = _png_sizes(nb)
+    assert sizes
+    too_wide = [s for s in sizes if s[0] > NOTEBOOK_OUTPUT_PX]
+    assert not too_wide, f"figures wider than the output area ({NOTEBOOK_OUTPUT_PX} px): {too_wide}"
+
+
 def _stream_text(nb) -> str:
     return "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
                    for o in c.outputs if o.output_type == "stream")
@@ -113,13 +142,17 @@ def _stream_text(nb) -> str:
 
 def _check_sqs_notebook(nb) -> None:
     """Notebook 02's ``CLAIM`` lines (what its text states about its outputs) all hold."""
+    _check_figures_fit(nb)
     text = _stream_text(nb)
     claims = [line for line in text.splitlines() if line.startswith("CLAIM ")]
     assert all(line.endswith(": True") for line in claims), [
         line for line in claims if not line.endswith(": True")]
     expected = ["the hinge is 0 exactly where the contrast is at least the margin",
                 "L_SQS is the mean of the hinge map",
-                "with the anchor as its own positive, S_AP = 1 everywhere"]
+                "with the anchor as its own positive, S_AP = 1 everywhere",
+                # "Why X, not Y?" (the shipped example gallery: no data needed)
+                "the sentence counts the locations where the contrast is above 0",
+                "the positive has the predicted class and both negatives the runner-up's"]
     if "FERPlus not found" not in text:  # on the bundled model and FERPlus Valid
         expected += ["on these quads the fused map's L_SQS is at most the CNN map's",
                      "the lowest contrast of every quad and map is in the top row",
@@ -128,10 +161,12 @@ def _check_sqs_notebook(nb) -> None:
         assert "atlas of 400 faces" in text
     for start in expected:
         assert any(line.startswith(f"CLAIM {start}") for line in claims), start
+    assert "Why " in text and ", not " in text  # the "why" section's status line
 
 
 def _check_gradcam_notebook(nb) -> None:
     """Notebook 04 names the flat branch it says it names, and counts every face."""
+    _check_figures_fit(nb)
     text = _stream_text(nb)
     assert "Branch output spread over these faces: local " in text
     if "FERPlus not found" not in text:  # the bundled model's Swin branch collapsed
@@ -195,3 +230,22 @@ def test_a_stalled_notebook_fails_naming_its_cell_and_leaves_no_kernel(tmp_path:
         time.sleep(0.2)
     else:
         pytest.fail(f"kernel {kernel} still running after the stalled notebook was stopped")
+
+
+def test_the_figure_width_check_reads_the_pngs_and_can_fail() -> None:
+    import base64
+    import io
+
+    from PIL import Image
+
+    def notebook_with(width: int):
+        buf = io.BytesIO()
+        Image.new("RGB", (width, 10)).save(buf, format="PNG")
+        out = nbformat.v4.new_output("display_data", data={
+            "image/png": base64.b64encode(buf.getvalue()).decode()})
+        return nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x", outputs=[out])])
+
+    assert _png_sizes(notebook_with(640)) == [(640, 10)]
+    _check_figures_fit(notebook_with(NOTEBOOK_OUTPUT_PX))
+    with pytest.raises(AssertionError, match="wider than the output area"):
+        _check_figures_fit(notebook_with(NOTEBOOK_OUTPUT_PX + 1))

@@ -5,7 +5,8 @@ Three tabs, one shared service (:class:`sqsnet.service.LabService`, built once):
 * **Predict**: upload a photo, use the webcam or click an example; every face is found
   (YuNet), aligned, cropped and classified (numbered left to right), with all class
   probabilities and a Grad-CAM overlay. A photo without a face says so and offers to
-  classify the whole image.
+  classify the whole image. "Why X, not Y?" reads the prediction of a chosen face through
+  one SQS quad from the gallery: the contrast map over the face and one sentence.
 * **SQS explorer**: pick an anchor, a positive and two negatives (upload, or click a
   gallery image) and see the per-location maps S_AP, S_AN1, S_AN2 and R of Spatial
   Quad-Similarity over the faces, with the hinge loss; it opens on a ready quad. The

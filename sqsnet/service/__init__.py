@@ -16,7 +16,13 @@ strings) to them; tests and notebooks call the same functions without a server.
   (the default gallery, the explorer's opening quad).
 * :mod:`sqsnet.service.export`: ``sqsnet export-space``, a self-contained Space folder
   (not imported here).
-* :mod:`sqsnet.service.quad`: the SQS maps of one quad (:func:`quad_maps`).
+* :mod:`sqsnet.service.quad`: the SQS maps of one quad (:func:`quad_maps`), and what makes
+  four labelled images not a valid quad (:func:`~sqsnet.service.quad.quad_problems`).
+* :mod:`sqsnet.service.why`: "Why X, not Y?": a face as the anchor of a quad from the
+  gallery, picked by the model's embedding; the contrast map and one sentence reading it
+  (:class:`WhyResult`, :meth:`LabService.why_not`).
+* :mod:`sqsnet.service.outputs`: output images as files of their own, written atomically
+  (:class:`OutputFiles`), so identical answers at the same moment never share a file.
 * :mod:`sqsnet.service.gallery`: the labelled gallery, a visitor's uploads, random quads.
 * :mod:`sqsnet.service.card`: model cards from ``MODEL_CARD.md`` or checkpoint metadata
   (a summary and folded details), the accuracy at the crop the model runs.
@@ -35,6 +41,7 @@ from sqsnet.service.gallery import (
     load_gallery,
 )
 from sqsnet.service.lab import LabService
+from sqsnet.service.outputs import OutputFiles
 from sqsnet.service.predict import CAM_BRANCHES, MAX_FACES_SHOWN, FaceView, PhotoResult
 from sqsnet.service.quad import SLOTS, QuadResult
 from sqsnet.service.store import ModelStore, find_checkpoints, read_checkpoint_header
@@ -44,6 +51,7 @@ from sqsnet.service.uploads import (
     is_data_url,
     user_message,
 )
+from sqsnet.service.why import WhyResult
 
 __all__ = [
     "CAM_BRANCHES",
@@ -59,9 +67,11 @@ __all__ = [
     "GalleryItem",
     "LabService",
     "ModelStore",
+    "OutputFiles",
     "PhotoResult",
     "QuadResult",
     "UploadError",
+    "WhyResult",
     "decode_data_url",
     "find_checkpoints",
     "is_data_url",

@@ -9,6 +9,7 @@ Markdown strings); none raises for bad input.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import random
@@ -28,8 +29,8 @@ from sqsnet.service.examples import (
     EXAMPLES_DIR,
     EXAMPLES_SOURCE,
     Example,
-    ExampleSet,
     ExamplesError,
+    ExampleSet,
     example_gallery,
     load_examples,
     predict_examples,
@@ -47,7 +48,8 @@ from sqsnet.service.gallery import (
 from sqsnet.service.predict import FaceView, PhotoResult, add_gradcam, analyse_photo
 from sqsnet.service.quad import QuadResult, quad_maps
 from sqsnet.service.store import ModelStore, read_checkpoint_header
-from sqsnet.service.uploads import Upload, user_message
+from sqsnet.service.uploads import Upload, decode_data_url, is_data_url, user_message
+from sqsnet.service.why import FaceGallery, WhyResult, explain_choice
 
 __all__ = ["LabService"]
 
@@ -95,6 +97,10 @@ class LabService:
             self.gallery_source = EXAMPLES_SOURCE
         self._opening: QuadResult | None = None
         self._opening_lock = threading.Lock()
+        self._why_galleries: dict[str, FaceGallery] = {}
+        self._why_lock = threading.Lock()
+        self._example_hashes = {_sha256(e.path.read_bytes()): e
+                                for e in (*self.examples.faces, *self.examples.photos)}
         self.store.get()
 
     # -- models and checkpoints -------------------------------------------------------
@@ -146,6 +152,83 @@ class LabService:
         :func:`sqsnet.service.predict.analyse_photo`."""
         return analyse_photo(self.store, image, classify_whole_image, cam_branch,
                                      checkpoint, with_gradcam)
+
+    def why_not(self, image: Upload, face_number: int = 1, classify_whole_image: bool = False,
+                checkpoint: str | None = None) -> WhyResult:
+        """"Why X, not Y?" for one face of a photo; never raises.
+
+        The photo's faces are found and classified as on Predict (numbered left to right);
+        face ``face_number`` is the anchor of a quad from the gallery
+        (:func:`sqsnet.service.why.explain_choice`; the gallery's embeddings are computed
+        once per checkpoint).
+
+        Args:
+            image: The photo (as :meth:`analyse_photo` takes it).
+            face_number: Which face, 1-based from the left.
+            classify_whole_image: Use the whole image when no face is found.
+            checkpoint: Checkpoint key (``None``: the one the app started with).
+
+        Returns:
+            A :class:`~sqsnet.service.why.WhyResult`; its ``status`` says what is wrong or
+            missing in one line.
+        """
+        photo = self.analyse_photo(image, classify_whole_image, "off", checkpoint,
+                                   with_gradcam=False)
+        if photo.error:
+            return WhyResult(status=photo.status, error=True)
+        if not photo.faces:
+            return WhyResult(status="No face to explain: no face was found in this photo.")
+        try:
+            number = int(face_number)
+        except (TypeError, ValueError):
+            number = 0
+        if not 1 <= number <= len(photo.faces):
+            n = len(photo.faces)
+            return WhyResult(status=(f"This photo has {n} face{'s' if n != 1 else ''}: choose "
+                                     f"a face number from 1 to {n}, got {face_number!r}."),
+                             error=True)
+        face = photo.faces[number - 1]
+        name = "the whole image" if face.whole_image else f"face {face.index}"
+        same = self._same_picture(image, number, len(photo.faces))
+        try:
+            pred = self.store.get(checkpoint)
+            gallery = self._why_gallery(checkpoint or self.default_key)
+            with self.store.model_lock:
+                return explain_choice(pred.model, face.crop, gallery, face.probabilities,
+                                      anchor_caption=name, same_picture=same)
+        except Exception as exc:  # every failure becomes one sentence in the page
+            return WhyResult(status=user_message(exc, "building the quad"), error=True)
+
+    def _same_picture(self, image: Upload, number: int, n_faces: int) -> set[str]:
+        """Gallery paths of the example face that face ``number`` of ``image`` is, when
+        ``image`` is one of the shipped examples (same bytes) and all its faces were found;
+        else none."""
+        try:
+            if is_data_url(image):
+                data = decode_data_url(str(image))
+            elif isinstance(image, (bytes, bytearray)):
+                data = bytes(image)
+            elif isinstance(image, (str, os.PathLike)):
+                data = Path(image).read_bytes()
+            else:
+                return set()
+        except Exception:  # not readable as a file: not an example either
+            return set()
+        example = self._example_hashes.get(_sha256(data))
+        if example is None or len(example.sources) != n_faces:
+            return set()
+        source = example.sources[number - 1]
+        return {str(f.path) for f in self.examples.faces if f.sources[0] == source}
+
+    def _why_gallery(self, key: str) -> FaceGallery:
+        """The gallery embedded by checkpoint ``key``'s model (built once, then kept)."""
+        with self._why_lock:
+            if key not in self._why_galleries:
+                pred = self.store.get(key)
+                with self.store.model_lock:
+                    self._why_galleries[key] = FaceGallery.build(pred.model, self.gallery,
+                                                                 self.store.detector)
+            return self._why_galleries[key]
 
     # -- SQS explorer -----------------------------------------------------------------
 
@@ -224,6 +307,10 @@ class LabService:
         except Exception:  # the line is decoration: leave it out
             return ""
         return info_line(key, header, path.stat().st_size)
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def _read_examples(folder: str | os.PathLike[str] | None) -> ExampleSet:

@@ -15,6 +15,7 @@ and drawing run outside it, so concurrent requests overlap everywhere but in the
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -40,6 +41,7 @@ __all__ = [
     "add_gradcam",
     "analyse_photo",
     "annotate",
+    "label_font_px",
     "number_left_to_right",
 ]
 
@@ -48,6 +50,12 @@ MAX_FACES_SHOWN = 6
 CAM_BRANCHES = ("fused", "local", "global", "off")
 """Grad-CAM choices: the fused map, the CNN branch, the Swin branch, or none."""
 NOTHING_UPLOADED = "Upload a photo or take one with the webcam."
+MIN_TEXT_PX = 11
+"""Smallest text height, in pixels as shown on the screen, of the annotated photo's labels."""
+LABEL_SHOWN_SIDE = 300
+"""The smallest length, in CSS pixels, the page shows the annotated photo's longer side at
+(a 390 px phone shows it about 320 px long; a desktop more): its labels are drawn so that
+they are at least :data:`MIN_TEXT_PX` tall there."""
 
 _PALETTE = [(230, 57, 70), (29, 145, 192), (255, 183, 3), (42, 157, 143), (155, 93, 229),
             (244, 162, 97), (38, 70, 83), (233, 196, 106)]
@@ -144,6 +152,15 @@ def _font(size: int) -> ImageFont.ImageFont:
         return ImageFont.load_default()
 
 
+def label_font_px(size: tuple[int, int]) -> int:
+    """Font size, in image pixels, of the labels drawn on an annotated photo of ``size``.
+
+    Shown with its longer side :data:`LABEL_SHOWN_SIDE` px long (or longer), the labels are
+    at least :data:`MIN_TEXT_PX` px tall on the screen.
+    """
+    return max(MIN_TEXT_PX, math.ceil(MIN_TEXT_PX * max(size) / LABEL_SHOWN_SIDE))
+
+
 def annotate(image: Image.Image, faces: Sequence[FaceView]) -> Image.Image:
     """The photo (downscaled to :data:`DISPLAY_SIDE`) with numbered boxes and labels.
 
@@ -158,7 +175,7 @@ def annotate(image: Image.Image, faces: Sequence[FaceView]) -> Image.Image:
     scale = shown.width / image.width
     draw = ImageDraw.Draw(shown)
     width = max(2, round(max(shown.size) / 300))
-    font = _font(max(12, round(max(shown.size) / 40)))
+    font = _font(label_font_px(shown.size))
     for face in faces:
         color = _PALETTE[(face.index - 1) % len(_PALETTE)]
         x0, y0, x1, y1 = (v * scale for v in face.box)

@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image
 
 from sqsnet.faces import FaceDetector, whole_image_face
-from sqsnet.service.drawing import FACE_CROP_SIDE, figure_to_image, fit
+from sqsnet.service.drawing import FACE_CROP_SIDE, figure_text_px, figure_to_image, fit
 from sqsnet.service.gallery import SMALL_IMAGE_SIDE
 from sqsnet.service.store import ModelStore
 from sqsnet.service.uploads import (
@@ -28,7 +28,8 @@ from sqsnet.service.uploads import (
 )
 from sqsnet.viz import QuadMaps, compute_quad_maps, overlay_heatmap, plot_quad_maps
 
-__all__ = ["EXPLAIN", "SLOTS", "QuadResult", "explain_maps", "quad_face", "quad_maps"]
+__all__ = ["EXPLAIN", "SLOTS", "QuadResult", "explain_maps", "quad_face", "quad_maps",
+           "quad_problems"]
 
 SLOTS = ("anchor", "positive", "negative 1", "negative 2")
 """The four images of a quad, in the order the SQS module takes them."""
@@ -59,6 +60,10 @@ class QuadResult:
         explanation: The hinge loss and one paragraph per map (Markdown).
         loss: The quad's ``L_SQS``.
         error: ``status`` describes bad input or a failure.
+        warnings: What makes the quad not a valid SQS quad (:func:`quad_problems`); the
+            maps are drawn anyway and ``status`` starts with a warning.
+        figure_text_px: Height in pixels of the figure's smallest text at its natural
+            size (show the figure at its natural width and no text is smaller).
     """
 
     status: str
@@ -67,6 +72,34 @@ class QuadResult:
     explanation: str = ""
     loss: float | None = None
     error: bool = False
+    warnings: list[str] = field(default_factory=list)
+    figure_text_px: float | None = None
+
+
+def quad_problems(labels: Sequence[str | None] | None) -> list[str]:
+    """Why four labelled images are not a valid SQS quad (empty when they are, or unknown).
+
+    Training only forms quads whose positive has the anchor's class and whose negatives
+    have another class (:class:`sqsnet.models.sqs.QuadMiner`). Only known labels are
+    checked: an upload's (``None``) is not.
+
+    Args:
+        labels: Class names of anchor, positive, negative 1, negative 2 (``None`` where
+            unknown).
+
+    Returns:
+        One sentence per problem.
+    """
+    a, p, n1, n2 = (list(labels) + [None] * len(SLOTS))[:len(SLOTS)] if labels else [None] * 4
+    if a is None:
+        return []
+    out = []
+    if p is not None and p != a:
+        out.append(f"the positive is {p}, not the anchor's class ({a})")
+    for slot, n in (("negative 1", n1), ("negative 2", n2)):
+        if n is not None and n == a:
+            out.append(f"{slot} is {n}, the anchor's own class")
+    return out
 
 
 def quad_face(detector: FaceDetector, image: Upload, slot: str,
@@ -156,7 +189,8 @@ def quad_maps(
     try:
         with store.model_lock:
             maps = compute_quad_maps(pred.model, *(face for face, _ in faces), labels=labels)
-        figure = figure_to_image(plot_quad_maps(maps))
+        fig = plot_quad_maps(maps)  # drawn at 100 dpi, at most 900 px wide (sqsnet.viz)
+        figure, text_px = figure_to_image(fig), figure_text_px(fig)
         overlays = _overlays(maps)
     except Exception as exc:  # every failure becomes one sentence in the page
         return QuadResult(status=user_message(exc, "computing the SQS maps"), error=True)
@@ -165,5 +199,11 @@ def quad_maps(
     status = "Quad: " + "; ".join(named) + "."
     if notes:
         status += " Note: " + "; ".join(notes) + "."
+    problems = quad_problems(labels)
+    if problems:
+        status = ("⚠️ **Not a valid SQS quad**: " + "; ".join(problems) + ". Training never "
+                  "forms such a quad (the positive shares the anchor's class, the negatives "
+                  "do not); the maps are drawn anyway. " + status)
     return QuadResult(status=status, figure=figure, overlays=overlays,
-                      explanation=explain_maps(maps), loss=float(maps.loss))
+                      explanation=explain_maps(maps), loss=float(maps.loss), warnings=problems,
+                      figure_text_px=text_px)

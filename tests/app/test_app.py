@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import re
 from pathlib import Path
 
 import gradio as gr
@@ -16,6 +17,7 @@ ENDPOINTS = {
     "predict", "predict_whole_image", "sqs_maps", "sqs_pick", "sqs_random_quad",
     "sqs_random_maps", "sqs_upload_anchor", "sqs_upload_positive", "sqs_upload_negative1",
     "sqs_upload_negative2", "sqs_add_images", "model_card", "rescan_checkpoints",
+    "why_not", "why_not_after_predict",
     "load_example",  # gr.Examples' own (undocumented) event: a click loads the photo
 }
 
@@ -66,7 +68,7 @@ def test_predict_outputs_match_components(app_module, ui, lab, face_photo):
     assert payload["faces"][0]["label"] in lab.predictor().class_names
     row, crop, cam, bars = out[4:8]  # first face: row, crop, Grad-CAM, probability bars
     assert row["visible"] and crop["visible"] and cam["visible"]
-    assert crop["value"].size == (224, 224)
+    assert Image.open(crop["value"]).size == (224, 224)  # a file (see test_outputs.py)
     assert bars["visible"] is True
     names = lab.predictor().class_names
     assert all(f'<span class="sqs-bar-name">{n}</span>' in bars["value"] for n in names)
@@ -74,6 +76,26 @@ def test_predict_outputs_match_components(app_module, ui, lab, face_photo):
     assert out[-1]["visible"] is True  # the Grad-CAM colour bar, shown with an overlay
     off = ui.predict.PredictHandlers(lab).predict(str(face_photo), False, "off")
     assert off[-1]["visible"] is False
+
+
+def test_why_not_shows_the_quad_the_map_its_colour_bar_and_a_sentence(ui, lab):
+    photo = str(lab.predict_examples()[0].path)
+    handlers = ui.predict.PredictHandlers(lab)
+    status, faces, contrast, legend, sentence = handlers.why_not(photo, 1)
+    assert status.startswith("**Why ") and ", not " in status
+    shown = re.findall(r'<img src="gradio_api/file=([^"]+)" width="224" height="224" '
+                       r'alt="([^"]+)"><figcaption>([^<]+)</figcaption>', faces["value"])
+    assert faces["visible"] and [a.split(":")[0] for _, a, _ in shown] == [
+        "anchor", "positive", "negative 1", "negative 2"]
+    assert all(Image.open(p).size == (224, 224) and a == c for p, a, c in shown)
+    assert contrast["visible"] and Image.open(contrast["value"]).size == (224, 224)
+    assert legend["visible"] and "the margin m = " in legend["value"]
+    assert 'role="img" aria-label="Colour bar from ' in legend["value"]
+    assert sentence.startswith("**Reading it.** ") and " grid)" in sentence
+    status, faces, contrast, legend, sentence = handlers.why_not(photo, 99)
+    assert status.startswith("⚠️ This photo has ") and faces["visible"] is False
+    assert legend["visible"] is False and sentence == ""
+    assert handlers.why_not(None)[0] == ""  # nothing uploaded: nothing to say
 
 
 def test_probability_bars_show_all_classes_sorted(ui):
@@ -193,12 +215,47 @@ def test_explorer_random_quad_and_maps(ui, lab):
     assert "Hinge loss" in explanation
 
 
+def test_explorer_figure_is_shown_at_its_natural_width_with_alt_text(ui, lab):
+    quad, _ = lab.opening_quad()
+    assert quad is not None
+    handlers = ui.explorer.ExplorerHandlers(lab)
+    _, figure, overlays, _ = handlers.show_maps(*(it.path for it in quad),
+                                                [it.label for it in quad], None)
+    m = re.search(r'<img src="gradio_api/file=([^"]+)" width="(\d+)" height="(\d+)" '
+                  r'alt="([^"]+)" data-text-px="([\d.]+)">', figure)
+    assert m, figure
+    path, width, height = m.group(1), int(m.group(2)), int(m.group(3))
+    assert Image.open(path).size == (width, height)  # the tag states the natural size
+    assert "S_AP" in m.group(4) and "L_SQS" in m.group(4)
+    assert float(m.group(5)) >= 11.0  # text at least 11 px at that size
+    assert 'class="sqs-scroll"' in figure
+    assert all(Path(p).is_file() for p, _ in overlays)
+
+
+def test_explorer_warns_when_the_quad_is_not_valid(ui, lab):
+    quad, _ = lab.opening_quad()
+    assert quad is not None
+    a, p, n1, n2 = quad
+    handlers = ui.explorer.ExplorerHandlers(lab)
+    # the positive swapped with a negative: a positive of another class, a negative of A's
+    with pytest.warns(UserWarning, match="Not a valid SQS quad: the positive is "):
+        status, figure, _, _ = handlers.show_maps(a.path, n1.path, p.path, n2.path,
+                                                  [a.label, n1.label, p.label, n2.label], None)
+    assert status.startswith("⚠️ **Not a valid SQS quad**: the positive is "
+                             f"{n1.label}, not the anchor's class ({a.label}); negative 1 is "
+                             f"{a.label}, the anchor's own class.")
+    assert figure  # drawn anyway
+    ok, _, _, _ = handlers.show_maps(a.path, p.path, n1.path, n2.path,
+                                     [a.label, p.label, n1.label, n2.label], None)
+    assert ok.startswith("Quad: anchor: ") and "valid" not in ok
+
+
 def test_explorer_errors_are_shown(ui, lab, tmp_path):
     handlers = ui.explorer.ExplorerHandlers(lab)
     files = quad_files(tmp_path)
     with pytest.warns(UserWarning, match="not valid base64"):
         status, figure, _, _ = handlers.show_maps("data:,oops", *files[1:], [None] * 4, None)
-    assert status.startswith("⚠️ The anchor image is not valid base64 image data") and figure is None
+    assert status.startswith("⚠️ The anchor image is not valid base64 image data") and figure == ""
 
 
 def test_explorer_uploads_join_the_gallery(ui, lab, tmp_path, face_photo):

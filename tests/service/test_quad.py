@@ -61,3 +61,31 @@ def test_explorer_without_gallery(lab, tmp_path):
         assert not lab.quad_maps(*quad_files(tmp_path)).error  # uploads still work
     finally:
         lab.gallery = saved
+
+
+@pytest.mark.parametrize("labels, problems", [
+    (["fear", "fear", "anger", "anger"], []),
+    (["fear", None, None, None], []),  # uploads: unknown labels are not judged
+    ([None, "fear", "fear", "fear"], []),
+    (["fear", "anger", "sadness", "sadness"], ["the positive is anger, not the anchor's class (fear)"]),
+    (["fear", "fear", "fear", "anger"], ["negative 1 is fear, the anchor's own class"]),
+    (["fear", "anger", "fear", "fear"], ["the positive is anger, not the anchor's class (fear)",
+                                         "negative 1 is fear, the anchor's own class",
+                                         "negative 2 is fear, the anchor's own class"]),
+])
+def test_quad_problems_name_what_is_not_a_valid_quad(labels, problems):
+    from sqsnet.service.quad import quad_problems
+
+    assert quad_problems(labels) == problems
+
+
+def test_an_invalid_quad_is_drawn_with_a_warning_first(lab):
+    quad, _ = lab.opening_quad()
+    assert quad is not None
+    a, p, _n1, n2 = quad
+    result = lab.quad_maps(a.path, p.path, a.path, n2.path,
+                           labels=[a.label, p.label, a.label, n2.label])
+    assert not result.error and result.figure is not None
+    assert result.warnings == [f"negative 1 is {a.label}, the anchor's own class"]
+    assert result.status.startswith("⚠️ **Not a valid SQS quad**: negative 1 is ")
+    assert result.figure_text_px is not None and result.figure_text_px >= 11.0

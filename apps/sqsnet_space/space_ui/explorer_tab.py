@@ -16,12 +16,14 @@ from typing import Any
 
 import gradio as gr
 
-from sqsnet.service import SLOTS, GalleryItem, LabService
+from sqsnet.service import SLOTS, GalleryItem, LabService, QuadResult
+from sqsnet.service.outputs import OutputFiles
 from sqsnet.service.uploads import is_data_url
 
-from .components import status_text, upload_image, warn
+from .charts import figure_html
+from .components import kept_files, output_files, status_text, upload_image, warn
 
-__all__ = ["ExplorerHandlers", "ExplorerTab", "layout", "wire"]
+__all__ = ["ExplorerHandlers", "ExplorerTab", "layout", "maps_html", "wire"]
 
 INTRO = (
     "Spatial Quad-Similarity compares an **anchor** face with a **positive** (same "
@@ -44,9 +46,10 @@ class ExplorerTab:
     status: gr.Markdown
     gallery: gr.Gallery
     add_files: gr.File
-    maps_fig: gr.Image
+    maps_fig: gr.HTML
     overlays: gr.Gallery
     explanation: gr.Markdown
+    """``maps_fig`` is a ``gr.HTML``: the figure at its natural width (:func:`maps_html`)."""
 
     def map_outputs(self) -> list[Any]:
         """The outputs of :meth:`ExplorerHandlers.show_maps`."""
@@ -55,6 +58,24 @@ class ExplorerTab:
 
 def _slot_id(slot: str) -> str:
     return slot.replace(" ", "")
+
+
+def maps_html(result: QuadResult, files: OutputFiles) -> str:
+    """The quad's figure as HTML at its natural width, with alt text (``""`` without one).
+
+    The figure's text is drawn into its pixels (at least 11 px at its natural size), so it
+    is never shrunk: on a narrow screen it scrolls sideways in its own box
+    (:func:`.charts.figure_html`).
+    """
+    if result.figure is None:
+        return ""
+    loss = f"; L_SQS = {result.loss:.4f}" if result.loss is not None else ""
+    alt = ("SQS maps of the quad: the anchor, the positive and the two negatives, then, for "
+           "the fused map and for the CNN branch before fusion, S_AP, S_AN1, S_AN2, R, the "
+           f"hinge and the contrast over the anchor, each with its colour bar{loss}.")
+    return figure_html(files.write(result.figure, "sqs-maps", "png"), result.figure.size, alt,
+                       "All SQS maps of the quad (scroll sideways on a narrow screen).",
+                       result.figure_text_px)
 
 
 def layout(service: LabService) -> ExplorerTab:
@@ -81,12 +102,10 @@ def layout(service: LabService) -> ExplorerTab:
                          allow_preview=False, object_fit="contain")
     add_files = gr.File(label="Add your own images to the gallery", file_count="multiple",
                         file_types=["image"], height=130)
-    with gr.Row():
-        maps_fig = gr.Image(opening.figure, label="SQS maps", type="pil", interactive=False,
-                            scale=3, elem_id="sqs-maps")
-        overlays = gr.Gallery(opening.overlays or None, label="Maps over the anchor face",
-                              columns=2, scale=2, allow_preview=True, object_fit="contain",
-                              elem_id="sqs-overlays")
+    overlays = gr.Gallery(opening.overlays or None, label="Maps over the anchor face (S_AP, "
+                          "S_AN1, S_AN2, R)", columns=4, allow_preview=True,
+                          object_fit="contain", height="auto", elem_id="sqs-overlays")
+    maps_fig = gr.HTML(maps_html(opening, kept_files()) if quad else "", elem_id="sqs-maps")
     explanation = gr.Markdown(opening.explanation)
     return ExplorerTab(uploads, labels, slots, target, random_btn, maps_btn, status, gallery,
                        add_files, maps_fig, overlays, explanation)
@@ -95,14 +114,19 @@ def layout(service: LabService) -> ExplorerTab:
 class ExplorerHandlers:
     """The explorer's event handlers over one shared service."""
 
-    def __init__(self, service: LabService) -> None:
+    def __init__(self, service: LabService, files: OutputFiles | None = None) -> None:
         self.service = service
+        self.files = files or output_files()
 
     def show_maps(self, anchor: Any, positive: Any, negative1: Any, negative2: Any,
                   labels: list[str | None], checkpoint: str | None) -> list[Any]:
         """``/sqs_maps``: status, figure, overlays and explanation of the quad."""
         res = self.service.quad_maps(anchor, positive, negative1, negative2, labels, checkpoint)
-        return [status_text(res.status, res.error), res.figure, res.overlays, res.explanation]
+        if res.warnings:  # drawn, but not a quad training would form: say so loudly too
+            warn("Not a valid SQS quad: " + "; ".join(res.warnings) + ".")
+        overlays = self.files.write_all(res.overlays, "sqs-overlay", "png")  # see predict_tab
+        return [status_text(res.status, res.error), maps_html(res, self.files), overlays or None,
+                res.explanation]
 
     def pick(self, evt: gr.SelectData, slot: str, labels: list[str | None],
              uploads: list[GalleryItem]) -> list[Any]:

@@ -29,7 +29,7 @@ import gradio as gr
 import gradio.networking
 import httpx
 
-from .components import CSS
+from .components import ALT_TEXT_JS, CSS
 
 __all__ = [
     "MAX_UPLOAD",
@@ -48,8 +48,10 @@ PROBE_OK_STATUS = (200, 401, 301, 302, 303, 307, 308)
 
 def launch_kwargs(host: str = "127.0.0.1", port: int | None = 7860,
                   share: bool = False) -> dict[str, Any]:
-    """Arguments for ``demo.launch``: address, CSS, upload limit, footer, no error details."""
+    """Arguments for ``demo.launch``: address, CSS, the alt-text script, upload limit,
+    footer, no error details."""
     return {"server_name": host, "server_port": port, "share": share, "css": CSS,
+            "js": ALT_TEXT_JS,
             "max_file_size": MAX_UPLOAD, "show_error": False, "footer_links": ["api", "settings"]}
 
 
