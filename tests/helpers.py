@@ -110,3 +110,15 @@ def write_tiny_config(path: Path) -> Path:
     """Write the tiny training config and return its path."""
     path.write_text(TINY_CONFIG_YAML)
     return path
+
+
+def decodes_whole(path: str | Path) -> bool:
+    """Whether an image file decodes to the end (a truncated or empty file does not)."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            im.load()
+        return True
+    except (OSError, SyntaxError, ValueError):
+        return False

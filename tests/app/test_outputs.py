@@ -14,7 +14,8 @@ from typing import Any
 
 import gradio as gr
 from gradio import processing_utils
-from PIL import Image
+
+from tests.helpers import decodes_whole
 
 IMAGE_IDS = ("annotated", "face-1-crop", "face-1-cam")
 """The Predict tab's image outputs checked (in :func:`_images` order)."""
@@ -29,13 +30,6 @@ def _images(out: list[Any]) -> list[Any]:
     return [out[1], out[5]["value"], out[6]["value"]]
 
 
-def _whole(path: str) -> bool:
-    try:
-        with Image.open(path) as im:
-            im.load()
-        return True
-    except (OSError, SyntaxError, ValueError):
-        return False
 
 
 def _at_once(n: int, fn: Any) -> list[Any]:
@@ -66,7 +60,7 @@ def test_identical_photos_at_once_get_complete_files_of_their_own(app_module, la
     paths = [p for row in images for p in row]
     assert all(isinstance(p, str) for p in paths), "output images must be files, not PIL images"
     assert len(set(paths)) == len(paths)  # no two requests share a file
-    assert all(_whole(p) for p in paths)
+    assert all(decodes_whole(p) for p in paths)
     # identical answers: the same bytes under different names
     assert len({Path(row[0]).read_bytes() for row in images}) == 1
     # what the server does with each answer (postprocess, move to its cache), for the four
@@ -86,7 +80,7 @@ def test_identical_photos_at_once_get_complete_files_of_their_own(app_module, la
     def download() -> None:
         while not done.is_set():
             for path in list(served):
-                if not _whole(path):
+                if not decodes_whole(path):
                     broken.append(path)
 
     reader = threading.Thread(target=download)
@@ -97,4 +91,4 @@ def test_identical_photos_at_once_get_complete_files_of_their_own(app_module, la
         done.set()
         reader.join()
     assert not broken, f"a download read an incomplete file: {broken[:3]}"
-    assert served and all(_whole(p) for p in served)
+    assert served and all(decodes_whole(p) for p in served)

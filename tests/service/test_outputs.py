@@ -16,6 +16,7 @@ import pytest
 from PIL import Image
 
 from sqsnet.service.outputs import OutputFiles, write_atomically
+from tests.helpers import decodes_whole
 
 
 def _image(seed: int = 0) -> Image.Image:
@@ -29,13 +30,6 @@ def _encoded(image: Image.Image, fmt: str) -> bytes:
     return buf.getvalue()
 
 
-def _decodes_whole(path: str | Path) -> bool:
-    try:
-        with Image.open(path) as im:
-            im.load()
-        return True
-    except (OSError, SyntaxError, ValueError):
-        return False
 
 
 def test_identical_images_written_at_once_get_their_own_complete_files(tmp_path):
@@ -56,7 +50,7 @@ def test_identical_images_written_at_once_get_their_own_complete_files(tmp_path)
         barrier.wait()
         while not done.is_set():
             for entry in os.scandir(files.folder):
-                if not entry.name.startswith(".") and not _decodes_whole(entry.path):
+                if not entry.name.startswith(".") and not decodes_whole(entry.path):
                     seen_broken.append(entry.name)
 
     workers = [threading.Thread(target=writer) for _ in range(threads)]
@@ -78,12 +72,12 @@ def test_write_returns_an_absolute_path_with_the_format_suffix(tmp_path):
     path = files.write(_image(), "face 1/cam", "png")
     assert path is not None and Path(path).is_absolute() and path.endswith(".png")
     assert "/" not in Path(path).name and Path(path).name.startswith("face-1-cam-")
-    assert _decodes_whole(path)
+    assert decodes_whole(path)
     assert files.write(None) is None
     rgba = Image.new("RGBA", (8, 8), (10, 20, 30, 128))
-    assert _decodes_whole(str(files.write(rgba, "rgba", "jpeg")))  # converted to RGB
+    assert decodes_whole(str(files.write(rgba, "rgba", "jpeg")))  # converted to RGB
     gallery = files.write_all([(_image(1), "one"), (_image(2), "two")], "overlay")
-    assert [c for _, c in gallery] == ["one", "two"] and all(_decodes_whole(p) for p, _ in gallery)
+    assert [c for _, c in gallery] == ["one", "two"] and all(decodes_whole(p) for p, _ in gallery)
 
 
 def test_bad_arguments_are_one_line(tmp_path):
