@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
 
 _PATH = Path(__file__).resolve().parents[1] / "scripts" / "bundle_default.py"
+sys.path.insert(0, str(_PATH.parent))  # as when run as a script: card_sections.py beside it
 _spec = importlib.util.spec_from_file_location("bundle_default", _PATH)
 bundle = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(bundle)
