@@ -170,3 +170,30 @@ def test_set_eval_grey_turns_grey_on_with_its_evidence_weights_untouched(tmp_pat
     with pytest.raises(SystemExit, match=r"--scores .*bad.json: expected the JSON of"):
         main([str(path), "off", "--scores", str(bad)])
     assert path.read_bytes() == untouched
+
+
+def test_source_size_scores_the_photo_path_both_ways_and_restores_the_transform(
+        tmp_path, monkeypatch, capsys):
+    import sqsnet.inference
+    from sqsnet.config import ModelConfig
+    from tests.helpers import make_ferplus_fixture
+
+    data = make_ferplus_fixture(tmp_path / "ferplus", per_class=4)
+    original = sqsnet.inference.model_eval_transform
+    out = tmp_path / "source.json"
+    _run(monkeypatch, "source_size.py", "--checkpoint", "default", "--data-root", str(data),
+         "--limit", "4", "--via", "24", "--json", str(out))
+    assert sqsnet.inference.model_eval_transform is original
+    rows = json.loads(out.read_text())
+    assert set(rows) == {"as_is", "via_24"}
+    assert rows["as_is"]["faces"] == rows["via_24"]["faces"] == 4
+    table = capsys.readouterr().out
+    assert "| as_is |" in table and "| via_24 |" in table
+    # the patched transform is the model's own after a pass through 24 px
+    via = runpy.run_path(str(HERE / "source_size.py"))["_via"]
+    cfg = ModelConfig(img_size=48, crop_pct=0.95)
+    face = Image.fromarray(np.random.default_rng(0).integers(0, 255, (96, 96, 3), np.uint8))
+    small = face.resize((24, 24), Image.BILINEAR, reducing_gap=None)
+    got, want = via(24, original)(cfg)(face), original(cfg)(small)
+    assert got.shape == (3, 48, 48) and torch.allclose(got, want, atol=0.1)
+    assert not torch.allclose(got, original(cfg)(face), atol=0.1)
