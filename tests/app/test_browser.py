@@ -156,6 +156,14 @@ def test_upload_shows_label_and_heatmap(browser, server_url, face_photo, lab, sh
         cam.wait_for(state="visible")
         assert page.evaluate("el => el.naturalWidth", cam.element_handle()) > 0
         assert "1 face" in page.locator("#predict-status").inner_text()
+        # "why X, not Y?" for the uploaded face (not a gallery face): X is its label
+        _wait_for_why(page)
+        label = page.locator("#face-1-label").inner_text()
+        status = page.locator("#why-status").inner_text()
+        predicted = next(n for n in names if n in label)
+        assert status.startswith(f"Why {predicted}, not "), (label, status)
+        alts = [i["alt"] for i in page.evaluate(VISIBLE_IMAGES_JS, "#why-faces img")]
+        assert alts[0].startswith("anchor: face 1") and alts[1].startswith(f"positive: {predicted}")
         snapshot(page, shots, "desktop-predict-upload")
     finally:
         page.close()
