@@ -7,7 +7,8 @@
 #   grey.json        muxspace with the eval transform as is and turned grey
 #   framing.json     300 Valid faces pasted into photos, through `sqsnet predict`'s path
 #   latency.json     predict p50/p95 per photo (decode + detection + crop + model)
-#   diagnose.json    branch knockout on Valid (hybrids only: a one-branch model is skipped)
+#   diagnose.json    branch knockout on Valid (hybrids only: for a one-branch model sqsnet
+#                    says so in one line and the step is reported as failed)
 # Existing files are kept (rerun to fill in what is missing). Evaluation only: muxspace is
 # never trained on, and selection uses FERPlus Valid alone.
 #   experiments/real_faces/score_model.sh NAME CHECKPOINT [OUT]
@@ -30,7 +31,9 @@ step() {
   local file=$out/$1; shift
   if [ -f "$file" ]; then echo "$file kept"; return; fi
   echo "=== $(basename "$file") $(date -u +%FT%TZ)"
-  "$@" || echo "=== $(basename "$file") failed (exit $?)"
+  local rc=0
+  "$@" || rc=$?
+  if [ "$rc" -ne 0 ]; then echo "=== $(basename "$file") failed (exit $rc)"; fi
 }
 
 step valid.json "$py" -m sqsnet eval --checkpoint "$ckpt" --dataset ferplus --data-root "$fer" \

@@ -197,3 +197,20 @@ def test_source_size_scores_the_photo_path_both_ways_and_restores_the_transform(
     got, want = via(24, original)(cfg)(face), original(cfg)(small)
     assert got.shape == (3, 48, 48) and torch.allclose(got, want, atol=0.1)
     assert not torch.allclose(got, original(cfg)(face), atol=0.1)
+
+
+def test_score_model_reports_each_failed_check_with_its_exit_status(tmp_path):
+    import os
+    import subprocess
+
+    env = {**os.environ, "SQSNET_DATA": str(tmp_path / "no_ferplus"),
+           "SQSNET_MUXSPACE": str(tmp_path / "no_mux"),
+           "SQSNET_VENV": str(Path(sys.executable).parents[1])}
+    cmd = ["bash", str(HERE / "score_model.sh"), "gone", str(tmp_path / "gone.safetensors"),
+           str(tmp_path / "scores")]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600,
+                          check=False)
+    failed = [line for line in done.stdout.splitlines() if " failed (exit " in line]
+    assert len(failed) == 7, done.stdout
+    assert not any(line.endswith("(exit 0)") for line in failed)  # the command's own status
+    assert not list((tmp_path / "scores").glob("*.json"))
