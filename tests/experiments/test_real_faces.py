@@ -1,6 +1,6 @@
 """experiments/real_faces: grey_eval.py on a tiny checkpoint and a colour/grey folder,
 score_model.sh end to end (slow), step_rate.py for one round, and
-summarise.py on hand-made score folders."""
+summarise.py on hand-made score folders, ensemble.py on hand-made predictions."""
 
 from __future__ import annotations
 
@@ -214,3 +214,60 @@ def test_score_model_reports_each_failed_check_with_its_exit_status(tmp_path):
     assert len(failed) == 7, done.stdout
     assert not any(line.endswith("(exit 0)") for line in failed)  # the command's own status
     assert not list((tmp_path / "scores").glob("*.json"))
+
+
+def _ensemble():
+    spec = importlib.util.spec_from_file_location("ensemble", HERE / "ensemble.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _predictions(path: Path, targets: list[str], probs: list[list[float]]) -> Path:
+    from sqsnet.evaluate import write_predictions_csv
+    classes = ["happiness", "neutral", "fear"]
+    rows = [{"sample": f"img{i}.png", "target": t,
+             "predicted": classes[int(np.argmax(p))], "probabilities": dict(zip(classes, p))}
+            for i, (t, p) in enumerate(zip(targets, probs))]
+    return write_predictions_csv(path, rows)
+
+
+def test_ensemble_scores_the_mean_of_the_probabilities(tmp_path, capsys):
+    targets = ["happiness", "neutral", "fear", "fear"]
+    # A is sure and right on 0 and 1, unsure and wrong on 2, wrong on 3; B the other way
+    # round on 2. Means: img0 happiness (.75), img1 neutral (.55 vs .35), img2 fear
+    # (.45 vs .40), img3 neutral (.6): the ensemble gets 3 of 4, each model 2.
+    a = [[.9, .1, 0], [.2, .8, 0], [.5, .4, .1], [.1, .8, .1]]
+    b = [[.6, .4, 0], [.5, .3, .2], [.3, .0, .8], [.2, .4, .4]]
+    pa = _predictions(tmp_path / "a.csv", targets, a)
+    pb = _predictions(tmp_path / "b.csv", targets, b)
+    out = tmp_path / "ens.json"
+    assert _ensemble().main([str(pa), str(pb), "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["n"] == 4
+    assert result["models"][str(pa)]["accuracy"] == 0.5
+    assert result["models"][str(pb)]["accuracy"] == 0.5  # img0 and img2
+    assert result["ensemble"]["accuracy"] == 0.75
+    # the best model is the first of the tied pair; the ensemble adds img2 and loses nothing
+    assert result["vs_best"]["a_only"] == 1 and result["vs_best"]["b_only"] == 0
+    assert "| mean of the probabilities | 0.7500 |" in capsys.readouterr().out
+
+
+def test_ensemble_refuses_files_that_do_not_match_in_one_line(tmp_path, capsys):
+    ensemble = _ensemble()
+    p = [[.9, .1, 0], [.2, .8, 0]]
+    a = _predictions(tmp_path / "a.csv", ["happiness", "neutral"], p)
+    other = _predictions(tmp_path / "t.csv", ["happiness", "fear"], p)
+    short = _predictions(tmp_path / "s.csv", ["happiness"], p[:1])
+    junk = tmp_path / "junk.csv"
+    junk.write_text("x,y\n1,2\n")
+    for args, message in [
+        ([a, other], "t.csv: target of img1.png differs from"),
+        ([a, short], "s.csv: its 1 images are not"),
+        ([a, junk], "junk.csv: expected a CSV of `sqsnet eval --predictions`"),
+        ([a, tmp_path / "missing.csv"], "missing.csv: cannot read"),
+        ([a], "give two or more predictions CSVs"),
+    ]:
+        assert ensemble.main([str(x) for x in args]) == 2
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1, err
