@@ -130,7 +130,11 @@ class LossConfig:
     Attributes:
         label_smoothing: Label smoothing of both cross-entropy terms, for every kind of
             target (hard labels, FERPlus vote distributions, Mixup/CutMix mixtures;
-            :mod:`sqsnet.models.losses`).
+            :mod:`sqsnet.models.losses`). Vote distributions are already soft, and 0.1
+            puts 0.0125 of every face's target on each of FERPlus's 8 classes, about
+            two-thirds of contempt's mean vote share: measured, it kept a pretrained
+            candidate from ever predicting contempt (``experiments/real_faces``). The
+            bundled model was trained with 0; consider 0 for vote targets.
         sqs_ce_weight: Weight of the SQS head's cross-entropy.
         kd_weight: ``mu``, weight of ``T^2 * KL(p_sqs.detach() || p_base)``.
         kd_temperature: ``T``.
